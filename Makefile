@@ -1,0 +1,46 @@
+# The two commands: `make run` and `make test`. Each builds .venv by itself from the lock files.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG ?= config/example.yaml
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test services lint schemathesis lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install only when a lock file or pyproject.toml changes.
+$(VENV)/.runtime: $(BIN)/python requirements/runtime.txt pyproject.toml
+	$(BIN)/pip install --quiet --require-hashes -r requirements/runtime.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements/dev.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	$(BIN)/clarion db upgrade
+	$(BIN)/clarion serve --config $(CONFIG) --host $(HOST) --port $(PORT) --no-migrate
+
+test: $(VENV)/.dev services
+	$(BIN)/pytest
+
+# PostgreSQL and Redis run on this kind of machine; start them if they stopped.
+services:
+	@scripts/ensure-services
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check appliance tests plugins bench
+	$(BIN)/ruff format --check appliance tests plugins bench
+
+# Regenerate the lock files after changing dependencies in pyproject.toml.
+lock:
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes -o requirements/runtime.txt
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes -o requirements/dev.txt
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Clarion: a self-hosted notification appliance."""

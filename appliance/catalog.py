@@ -1,0 +1,76 @@
+"""The loaded configuration, compiled: what every other part reads at run time.
+
+Built once per config load: templates compiled, API key digests ready, provider classes
+resolved. It is a plain value: the API, the planner and the channel actors all read it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .config.loader import LoadedConfig, load_config
+from .config.schema import CategoryConfig, Channel, ClarionConfig
+from .errors import ConfigError, NotFound, RequestRejected
+from .providers.registry import ProviderRegistry
+from .rendering import TemplateCatalog
+from .security.apikeys import digest
+
+
+@dataclass(frozen=True)
+class Catalog:
+    loaded: LoadedConfig
+    templates: TemplateCatalog
+    registry: ProviderRegistry
+    api_key_digests: Mapping[str, str]
+
+    @property
+    def config(self) -> ClarionConfig:
+        return self.loaded.config
+
+    def category(self, name: str) -> CategoryConfig:
+        category = self.config.categories.get(name)
+        if category is None:
+            raise RequestRejected(
+                "category", f"unknown category {name!r}; known: {', '.join(self.config.categories)}"
+            )
+        return category
+
+    def require_template(self, name: str, category: CategoryConfig) -> set[Channel]:
+        """The category's channels this template has content for; rejects a template with none."""
+        if not self.templates.has(name):
+            raise RequestRejected(
+                "template", f"unknown template {name!r}; known: {', '.join(self.config.templates)}"
+            )
+        usable = self.templates.channels(name) & set(category.channels)
+        if not usable:
+            wanted = ", ".join(channel.value for channel in category.channels)
+            raise RequestRejected(
+                "template", f"template {name!r} has no content for this category's channels ({wanted})"
+            )
+        return usable
+
+    def providers_for(self, channel: Channel) -> list[str]:
+        channel_config = self.config.channels.get(channel)
+        if channel_config is None:
+            raise NotFound("channel", channel.value)
+        return channel_config.providers
+
+
+def load_catalog(
+    path: str | os.PathLike[str],
+    registry: ProviderRegistry | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Catalog:
+    """Load, validate and compile a config file; raises ConfigError listing every problem."""
+    registry = registry or ProviderRegistry()
+    loaded = load_config(path, registry.types(), environ)
+    templates, problems = TemplateCatalog.compile(loaded.config.templates, loaded.directory)
+    if problems:
+        raise ConfigError([loaded.problem(key_path, message) for key_path, message in problems])
+    digests = {
+        (key.key_sha256 or digest(key.key.get_secret_value())): key.name  # type: ignore[union-attr]
+        for key in loaded.config.api_keys
+    }
+    return Catalog(loaded=loaded, templates=templates, registry=registry, api_key_digests=digests)

@@ -1,0 +1,201 @@
+"""The typed shape of the operator YAML.
+
+Every model forbids unknown keys so a typo is an error, not a silently ignored setting.
+Provider options are validated separately, against the options model their `type` declares
+(see `appliance.providers.registry`), so plugins can add types without touching this file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, SecretStr, field_validator, model_validator
+
+from .units import DurationField, RateField
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+    IN_APP = "in_app"
+    WEBHOOK = "webhook"
+
+
+class Priority(StrEnum):
+    HIGH = "high"
+    NORMAL = "normal"
+    BULK = "bulk"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
+
+
+class ServerConfig(Strict):
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr = Field(description="signs sessions and links; at least 16 characters")
+    product_name: str = "Clarion"
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
+
+class DeliveryConfig(Strict):
+    lease: DurationField = timedelta(minutes=2)
+    queue_lease: DurationField = timedelta(minutes=10)
+    sweep_interval: DurationField = timedelta(seconds=5)
+    worker_threads: Annotated[int, Field(ge=1, le=256)] = 8
+
+
+class RetryPolicy(Strict):
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
+    backoff_min: DurationField = timedelta(seconds=1)
+    backoff_max: DurationField = timedelta(minutes=5)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RetryPolicy:
+        if self.backoff_max < self.backoff_min:
+            raise ValueError("backoff_max must not be shorter than backoff_min")
+        return self
+
+
+class ApiKeyConfig(Strict):
+    name: Name
+    key: SecretStr | None = None
+    key_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ApiKeyConfig:
+        if (self.key is None) == (self.key_sha256 is None):
+            raise ValueError("give exactly one of `key` or `key_sha256`")
+        return self
+
+
+class UserConfig(Strict):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password_hash: SecretStr
+    role: Literal["admin", "marketer", "viewer"] = "admin"
+
+    @field_validator("password_hash")
+    @classmethod
+    def _argon2(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("$argon2"):
+            raise ValueError("expected an argon2 hash; make one with `clarion hash-password`")
+        return value
+
+
+class ChannelConfig(Strict):
+    providers: Annotated[list[Name], Field(min_length=1)]
+
+
+class ProviderConfig(BaseModel):
+    """Settings every provider has; the rest is checked against the type's own options."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: Name
+    rate_limit: RateField | None = None
+    timeout: DurationField = timedelta(seconds=10)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class CategoryConfig(Strict):
+    description: str = ""
+    priority: Priority = Priority.NORMAL
+    channels: Annotated[list[Channel], Field(min_length=1)]
+    retry: RetryPolicy = RetryPolicy()
+
+
+@dataclass(frozen=True)
+class Source:
+    """A template body: written inline, or kept in a file beside the config."""
+
+    inline: str | None = None
+    file: str | None = None
+
+
+def _parse_source(value: Any) -> Source:
+    if isinstance(value, Source):
+        return value
+    if isinstance(value, str):
+        return Source(inline=value)
+    if isinstance(value, dict) and set(value) == {"file"} and isinstance(value["file"], str):
+        return Source(file=value["file"])
+    raise ValueError('expected template text, or {file: "path/relative/to/config.yaml"}')
+
+
+SourceField = Annotated[Source, PlainValidator(_parse_source)]
+
+
+class EmailPart(Strict):
+    subject: SourceField
+    text: SourceField | None = None
+    html: SourceField | None = None
+
+    @model_validator(mode="after")
+    def _has_body(self) -> EmailPart:
+        if self.text is None and self.html is None:
+            raise ValueError("an email needs `text`, `html` or both")
+        return self
+
+
+class SmsPart(Strict):
+    text: SourceField
+
+
+class PushPart(Strict):
+    title: SourceField
+    body: SourceField
+    data: dict[str, SourceField] = {}
+
+
+class InAppPart(Strict):
+    title: SourceField
+    body: SourceField
+    action_url: SourceField | None = None
+
+
+class WebhookPart(Strict):
+    text: SourceField
+
+
+class ChannelParts(Strict):
+    email: EmailPart | None = None
+    sms: SmsPart | None = None
+    push: PushPart | None = None
+    in_app: InAppPart | None = None
+    webhook: WebhookPart | None = None
+
+    def part(self, channel: Channel) -> Strict | None:
+        return getattr(self, channel.value)
+
+
+class TemplateConfig(ChannelParts):
+    description: str = ""
+    locales: dict[str, ChannelParts] = {}
+
+
+class ClarionConfig(Strict):
+    version: Literal[1] = 1
+    server: ServerConfig
+    delivery: DeliveryConfig = DeliveryConfig()
+    api_keys: list[ApiKeyConfig] = []
+    users: list[UserConfig] = []
+    channels: dict[Channel, ChannelConfig]
+    providers: dict[Name, ProviderConfig]
+    categories: dict[Name, CategoryConfig]
+    templates: dict[Name, TemplateConfig] = {}

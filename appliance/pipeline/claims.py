@@ -1,0 +1,110 @@
+"""Claiming a delivery: the lease that makes one worker its owner until it settles or expires."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from ..db.engine import Database
+from ..db.models import Delivery, DeliveryStatus, Device, Notification, Recipient
+
+
+@dataclass(frozen=True)
+class RecipientView:
+    external_id: str
+    email: str | None
+    phone: str | None
+    locale: str | None
+    timezone: str | None
+    attributes: dict[str, Any]
+    device_tokens: tuple[str, ...]
+
+    def template_context(self) -> dict[str, Any]:
+        return {
+            **self.attributes,
+            "id": self.external_id,
+            "email": self.email,
+            "phone": self.phone,
+            "locale": self.locale,
+            "timezone": self.timezone,
+        }
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """Everything a worker needs to send one delivery, read in the claiming transaction."""
+
+    delivery_id: uuid.UUID
+    notification_id: uuid.UUID
+    channel: str
+    priority: str
+    tries: int
+    category: str
+    template: str
+    data: dict[str, Any]
+    recipient: RecipientView
+
+
+def claimable(now: datetime) -> Any:
+    """Queued, or held by a worker whose lease ran out (it died or lost its way)."""
+    return or_(
+        Delivery.status == DeliveryStatus.QUEUED,
+        (Delivery.status == DeliveryStatus.SENDING) & (Delivery.lease_expires_at < now),
+    )
+
+
+async def claim(
+    database: Database, delivery_id: uuid.UUID, *, now: datetime, lease: timedelta
+) -> Claimed | None:
+    """Take the delivery for `lease`; None when it is settled or another worker holds it."""
+    async with database.transaction() as session:
+        taken = await session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, claimable(now))
+            .values(
+                status=DeliveryStatus.SENDING,
+                lease_expires_at=now + lease,
+                attempt_count=Delivery.attempt_count + 1,
+                updated_at=now,
+            )
+            .returning(Delivery.notification_id, Delivery.channel, Delivery.priority, Delivery.attempt_count)
+        )
+        row = taken.one_or_none()
+        if row is None:
+            return None
+        notification_id, channel, priority, tries = row
+        notification, recipient = (
+            await session.execute(
+                select(Notification, Recipient)
+                .join(Recipient, Notification.recipient_id == Recipient.id)
+                .where(Notification.id == notification_id)
+            )
+        ).one()
+        tokens = (
+            await session.scalars(select(Device.token).where(Device.recipient_id == recipient.id))
+            if channel == "push"
+            else []
+        )
+        return Claimed(
+            delivery_id=delivery_id,
+            notification_id=notification_id,
+            channel=channel,
+            priority=priority,
+            tries=tries,
+            category=notification.category,
+            template=notification.template,
+            data=notification.data,
+            recipient=RecipientView(
+                external_id=recipient.external_id,
+                email=recipient.email,
+                phone=recipient.phone,
+                locale=recipient.locale,
+                timezone=recipient.timezone,
+                attributes=recipient.attributes or {},
+                device_tokens=tuple(tokens),
+            ),
+        )

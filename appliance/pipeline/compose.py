@@ -1,0 +1,72 @@
+"""Compose: render a claimed delivery's template into the message its channel sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config.schema import Channel
+from ..errors import RenderError
+from ..providers.base import (
+    EmailMessage,
+    Envelope,
+    InAppMessage,
+    Message,
+    PushMessage,
+    SmsMessage,
+    WebhookMessage,
+)
+from ..rendering import TemplateCatalog
+from .claims import Claimed
+
+
+def compose(claimed: Claimed, templates: TemplateCatalog) -> Message:
+    """Raises RenderError when the template cannot render or the address has gone."""
+    channel = Channel(claimed.channel)
+    recipient = claimed.recipient
+    context: dict[str, Any] = {
+        **claimed.data,
+        "data": claimed.data,
+        "recipient": recipient.template_context(),
+    }
+    fields = templates.render(claimed.template, channel, recipient.locale, context)
+    envelope = Envelope(
+        delivery_id=str(claimed.delivery_id),
+        notification_id=str(claimed.notification_id),
+        recipient_id=recipient.external_id,
+        category=claimed.category,
+        template=claimed.template,
+        data=claimed.data,
+    )
+    match channel:
+        case Channel.EMAIL:
+            return EmailMessage(
+                envelope,
+                _required(recipient.email, "email address"),
+                fields["subject"].strip(),
+                fields.get("text"),
+                fields.get("html"),
+            )
+        case Channel.SMS:
+            return SmsMessage(envelope, _required(recipient.phone, "phone number"), fields["text"].strip())
+        case Channel.PUSH:
+            if not recipient.device_tokens:
+                raise RenderError("recipient has no registered push device any more")
+            return PushMessage(
+                envelope,
+                recipient.device_tokens,
+                fields["title"].strip(),
+                fields["body"].strip(),
+                fields.get("data", {}),
+            )
+        case Channel.IN_APP:
+            return InAppMessage(
+                envelope, fields["title"].strip(), fields["body"].strip(), fields.get("action_url")
+            )
+        case Channel.WEBHOOK:
+            return WebhookMessage(envelope, fields["text"])
+
+
+def _required(value: str | None, what: str) -> str:
+    if not value:
+        raise RenderError(f"recipient has no {what} any more")
+    return value

@@ -1,0 +1,31 @@
+"""Dispatch: put committed delivery ids on their "<channel>.<priority>" queue."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import dramatiq
+
+from ..queueing.actors import DeliveryActors
+from .store import Dispatch
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, broker: dramatiq.Broker, actors: DeliveryActors) -> None:
+        self.broker = broker
+        self.actors = actors
+
+    def dispatch(self, items: Iterable[Dispatch], *, delay_ms: int | None = None) -> list[Dispatch]:
+        """Enqueue each item; return those the broker refused (their lease brings them back later)."""
+        refused = []
+        for item in items:
+            message = self.actors.message(item.channel, item.priority, str(item.delivery_id))
+            try:
+                self.broker.enqueue(message, delay=delay_ms)
+            except Exception:
+                log.exception("could not enqueue delivery %s; the sweeper will retry it", item.delivery_id)
+                refused.append(item)
+        return refused

@@ -1,0 +1,90 @@
+"""What callers send us: the request bodies of the REST API, as typed values.
+
+msgspec decodes and validates them (Litestar's native format); the messages it produces
+name the field at fault, and the web layer turns them into problem+json.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+
+from ..errors import RequestRejected
+
+ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"^[^\s/]+$")]
+Email = Annotated[str, msgspec.Meta(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Phone = Annotated[str, msgspec.Meta(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +14155550100")]
+Locale = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$", max_length=35)]
+TimeZone = Annotated[str, msgspec.Meta(max_length=64, description="IANA name, e.g. Europe/Paris")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+IdempotencyKey = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+
+
+class RecipientIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A recipient by your own id; any other field given creates or updates the profile."""
+
+    id: ExternalId
+    email: Email | None = None
+    phone: Phone | None = None
+    locale: Locale | None = None
+    timezone: TimeZone | None = None
+    attributes: dict[str, Any] | None = None
+
+    def profile_fields(self) -> dict[str, Any]:
+        fields = {
+            name: getattr(self, name) for name in ("email", "phone", "locale", "timezone", "attributes")
+        }
+        return {name: value for name, value in fields.items() if value is not None}
+
+    def check(self, field: str = "") -> None:
+        if self.timezone is not None:
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise RequestRejected(f"{field}timezone", f"unknown time zone {self.timezone!r}") from None
+
+
+class NotificationIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    to: RecipientIn
+    category: Name
+    template: Name
+    data: dict[str, Any] = {}
+    idempotency_key: IdempotencyKey | None = None
+
+
+class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    notifications: Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class DeviceIn(msgspec.Struct, forbid_unknown_fields=True):
+    platform: Annotated[
+        str, msgspec.Meta(pattern=r"^(fcm|apns|webpush)$", description="fcm, apns or webpush")
+    ]
+    token: Annotated[str, msgspec.Meta(min_length=8, max_length=4096)]
+
+
+_AT_PATH = re.compile(r" - at `\$\.?([^`]*)`")
+_NAMED_FIELD = re.compile(r"field `([^`]+)`")
+
+
+def decode_item(raw: Any, kind: type[msgspec.Struct], prefix: str = "") -> Any:
+    """Validate one already-parsed JSON value; raises RequestRejected naming the field."""
+    try:
+        return msgspec.convert(raw, kind)
+    except msgspec.ValidationError as exc:
+        field, message = msgspec_field(str(exc))
+        raise RequestRejected(f"{prefix}{field}".rstrip(".") or "body", message) from None
+
+
+def msgspec_field(message: str) -> tuple[str, str]:
+    """'Object missing required field `x` - at `$.to`' -> ('to.x', 'Object missing required field `x`')."""
+    at = _AT_PATH.search(message)
+    path = at.group(1) if at else ""
+    text = _AT_PATH.sub("", message)
+    named = _NAMED_FIELD.search(text)
+    if named and ("missing" in text or "unknown" in text):
+        path = f"{path}.{named.group(1)}" if path else named.group(1)
+    return path, text

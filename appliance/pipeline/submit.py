@@ -1,0 +1,83 @@
+"""Submit: the whole front half of the pipeline for a list of requests.
+
+intake (each on its own) -> store (one transaction for all) -> dispatch (after commit).
+Used by the single and batch API alike, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import update
+
+from ..catalog import Catalog
+from ..db.engine import Database
+from ..db.models import Delivery
+from ..db.types import utcnow
+from ..errors import RequestRejected
+from .dispatch import Dispatcher
+from .intake import Accepted, accept
+from .requests import NotificationIn
+from .store import Dispatch, Stored, store
+
+
+@dataclass(frozen=True)
+class Submission:
+    request: NotificationIn
+    idempotency_key: str | None = None
+
+
+async def submit(
+    submissions: Sequence[Submission | RequestRejected],
+    *,
+    catalog: Catalog,
+    database: Database,
+    dispatcher: Dispatcher,
+    caller: str,
+) -> list[Stored | RequestRejected]:
+    """Answer every submission in order; already-rejected items pass through untouched."""
+    results: list[Stored | RequestRejected | None] = []
+    accepted: list[Accepted] = []
+    for item in submissions:
+        if isinstance(item, RequestRejected):
+            results.append(item)
+            continue
+        try:
+            accepted.append(
+                accept(item.request, catalog, caller=caller, idempotency_key=item.idempotency_key)
+            )
+            results.append(None)
+        except RequestRejected as exc:
+            results.append(exc)
+    now = utcnow()
+    stored = iter(
+        await store(
+            database,
+            accepted,
+            source=f"api:{caller}",
+            now=now,
+            queue_lease=catalog.config.delivery.queue_lease,
+        )
+        if accepted
+        else []
+    )
+    answered = [result if result is not None else next(stored) for result in results]
+    await _dispatch([result for result in answered if isinstance(result, Stored)], database, dispatcher)
+    return answered
+
+
+async def _dispatch(stored: list[Stored], database: Database, dispatcher: Dispatcher) -> None:
+    refused = dispatcher.dispatch(dispatch for item in stored for dispatch in item.dispatches)
+    if refused:
+        await _expire_leases(database, refused)
+
+
+async def _expire_leases(database: Database, refused: list[Dispatch]) -> None:
+    """Let the sweeper take what the broker refused on its next round, not after a full lease."""
+    async with database.transaction() as session:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_([item.delivery_id for item in refused]))
+            .values(lease_expires_at=utcnow())
+        )

@@ -1,0 +1,57 @@
+"""One Dramatiq actor per channel and priority, each on its own queue "<channel>.<priority>".
+
+Separate queues keep a marketing blast from ever waiting in front of an OTP, and let an
+operator dedicate `clarion worker --queues` processes to high priority.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import timedelta
+
+import dramatiq
+
+from ..config.schema import Channel, Priority
+
+Handler = Callable[[str], Awaitable[None]]
+
+# Retries are decided from the database (the category's retry policy); this is only a backstop.
+_BROKER_MAX_RETRIES = 1000
+
+
+def queue_name(channel: Channel, priority: Priority) -> str:
+    return f"{channel.value}.{priority.value}"
+
+
+class DeliveryActors:
+    def __init__(
+        self, broker: dramatiq.Broker, channels: Iterable[Channel], handler: Handler, *, time_limit: timedelta
+    ) -> None:
+        self.actors: dict[tuple[Channel, Priority], dramatiq.Actor] = {}
+        for channel in channels:
+            for priority in Priority:
+                self.actors[channel, priority] = dramatiq.Actor(
+                    _named(handler, channel, priority),
+                    broker=broker,
+                    actor_name=f"deliver_{channel.value}_{priority.value}",
+                    queue_name=queue_name(channel, priority),
+                    priority=0,
+                    options={
+                        "max_retries": _BROKER_MAX_RETRIES,
+                        "time_limit": int(time_limit.total_seconds() * 1000),
+                    },
+                )
+
+    def message(self, channel: Channel, priority: Priority, delivery_id: str) -> dramatiq.Message:
+        return self.actors[channel, priority].message(delivery_id)
+
+    def queue_names(self) -> list[str]:
+        return [actor.queue_name for actor in self.actors.values()]
+
+
+def _named(handler: Handler, channel: Channel, priority: Priority) -> Handler:
+    async def deliver(delivery_id: str) -> None:
+        await handler(delivery_id)
+
+    deliver.__name__ = deliver.__qualname__ = f"deliver_{channel.value}_{priority.value}"
+    return deliver

@@ -1,0 +1,112 @@
+"""A worker's runtime: database, providers, courier and sweeper, living on the worker's loop.
+
+Dramatiq runs async actors on one event-loop thread per process (its AsyncIO middleware);
+connections belong to the loop that opened them, so everything here is opened on that loop
+when the worker boots and closed before it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.middleware import Middleware
+
+from ..catalog import Catalog
+from ..db.engine import Database
+from ..pipeline.courier import Courier, RetryLater
+from ..pipeline.dispatch import Dispatcher
+from ..pipeline.sweeper import run_sweeper
+from ..providers.base import Provider
+from ..providers.factory import build_providers
+from ..settings import Settings
+from .actors import DeliveryActors
+from .broker import create_broker
+
+log = logging.getLogger(__name__)
+
+
+class WorkerRuntime:
+    def __init__(self, settings: Settings, catalog: Catalog) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.broker = create_broker(settings)
+        delivery = catalog.config.delivery
+        self.actors = DeliveryActors(
+            self.broker, catalog.config.channels, self.handle, time_limit=delivery.lease
+        )
+        self.dispatcher = Dispatcher(self.broker, self.actors)
+        self._courier: Courier | None = None
+        self._database: Database | None = None
+        self._providers: dict[str, Provider] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._database = Database(self.settings.database_url)
+        self._providers = build_providers(self.catalog, self._database)
+        for provider in self._providers.values():
+            await provider.start()
+        self._courier = Courier(self._database, self.catalog, self._providers)
+        delivery = self.catalog.config.delivery
+        self._sweeper = asyncio.create_task(
+            run_sweeper(
+                self._database,
+                self.dispatcher,
+                interval=delivery.sweep_interval,
+                queue_lease=delivery.queue_lease,
+            )
+        )
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for provider in self._providers.values():
+            await provider.close()
+        if self._database is not None:
+            await self._database.dispose()
+
+    async def handle(self, delivery_id: str) -> None:
+        if self._courier is None:
+            raise RuntimeError("this process does not run delivery workers (start `clarion worker`)")
+        try:
+            await self._courier.deliver(delivery_id)
+        except RetryLater as retry:
+            raise dramatiq.Retry(str(retry), delay=retry.delay_ms) from None
+
+    def worker(self, *, queues: set[str] | None = None, threads: int | None = None) -> dramatiq.Worker:
+        """A Dramatiq worker bound to this runtime; call .start() and later .stop()."""
+        self.broker.add_middleware(_Lifecycle(self))
+        return dramatiq.Worker(
+            self.broker,
+            queues=queues,
+            worker_threads=threads or self.catalog.config.delivery.worker_threads,
+            worker_timeout=100,  # ms between polls of an idle queue: keeps high-priority latency low
+        )
+
+
+class _Lifecycle(Middleware):
+    """Opens the runtime on Dramatiq's event loop before consumers start, closes it before it stops.
+
+    Added after AsyncIO, so its `before_worker_boot` runs once that loop exists.
+    """
+
+    def __init__(self, runtime: WorkerRuntime) -> None:
+        self.runtime = runtime
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        _on_loop(self.runtime.start())
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        _on_loop(self.runtime.stop())
+
+
+def _on_loop(coroutine: object) -> None:
+    thread = get_event_loop_thread()
+    if thread is None:
+        raise RuntimeError("Dramatiq's AsyncIO middleware is missing from the broker")
+    thread.run_coroutine(coroutine)  # type: ignore[arg-type]

@@ -1,0 +1,147 @@
+"""Templates: compiled once per config load in a sandbox, rendered per delivery.
+
+Every field (email subject, SMS text, push title, ...) is its own Jinja2 template. HTML
+bodies autoescape; text fields do not. Undefined variables are errors, so a message never
+goes out with a hole in it; the delivery fails permanently with the reason instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from .config.schema import Channel, ChannelParts, Source, TemplateConfig
+from .errors import RenderError
+
+_HTML_FIELDS = frozenset({"html"})
+FieldTemplates = dict[str, jinja2.Template | dict[str, jinja2.Template]]
+KeyedProblem = tuple[tuple[str | int, ...], str]
+
+
+def _environment(autoescape: bool) -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        autoescape=autoescape, undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+    )
+
+
+class TemplateCatalog:
+    """Every template × locale × channel field, compiled."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[tuple[str, str | None, Channel], FieldTemplates] = {}
+        self._text_env = _environment(autoescape=False)
+        self._html_env = _environment(autoescape=True)
+
+    @classmethod
+    def compile(
+        cls, templates: Mapping[str, TemplateConfig], base_dir: Path
+    ) -> tuple[TemplateCatalog, list[KeyedProblem]]:
+        """Compile everything; return the catalog and the problems found, with their key paths."""
+        catalog = cls()
+        problems: list[KeyedProblem] = []
+        for name, template in templates.items():
+            for locale, parts, prefix in _part_sets(name, template):
+                for channel in Channel:
+                    part = parts.part(channel)
+                    if part is None:
+                        continue
+                    path = (*prefix, channel.value)
+                    compiled = catalog._compile_part(part, base_dir, path, problems)
+                    catalog._compiled[(name, locale, channel)] = compiled
+        return catalog, problems
+
+    def _compile_part(
+        self, part: Any, base_dir: Path, path: tuple[str | int, ...], problems: list[KeyedProblem]
+    ) -> FieldTemplates:
+        compiled: FieldTemplates = {}
+        for field in type(part).model_fields:
+            value = getattr(part, field)
+            if value is None:
+                continue
+            if isinstance(value, dict):
+                compiled[field] = {
+                    key: self._compile_source(src, field, base_dir, (*path, field, key), problems)
+                    for key, src in value.items()
+                }
+            else:
+                compiled[field] = self._compile_source(value, field, base_dir, (*path, field), problems)
+        return compiled
+
+    def _compile_source(
+        self,
+        source: Source,
+        field: str,
+        base_dir: Path,
+        path: tuple[str | int, ...],
+        problems: list[KeyedProblem],
+    ) -> jinja2.Template:
+        environment = self._html_env if field in _HTML_FIELDS else self._text_env
+        try:
+            text = (
+                source.inline if source.file is None else (base_dir / source.file).read_text(encoding="utf-8")
+            )
+            return environment.from_string(text or "")
+        except OSError as exc:
+            problems.append((path, f"cannot read template file {source.file!r}: {exc.strerror}"))
+        except jinja2.TemplateSyntaxError as exc:
+            problems.append(
+                (path, f"template syntax error on line {exc.lineno} of the template: {exc.message}")
+            )
+        return environment.from_string("")
+
+    def channels(self, template: str) -> set[Channel]:
+        return {channel for (name, locale, channel) in self._compiled if name == template and locale is None}
+
+    def has(self, template: str) -> bool:
+        return any(name == template for (name, _, _) in self._compiled)
+
+    def render(
+        self, template: str, channel: Channel, locale: str | None, context: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Render one channel's fields in the best locale available; raises RenderError."""
+        compiled = self._pick(template, channel, locale)
+        if compiled is None:
+            raise RenderError(f"template {template!r} has no {channel.value} content")
+        try:
+            return {
+                field: {key: part.render(context) for key, part in value.items()}
+                if isinstance(value, dict)
+                else value.render(context)
+                for field, value in compiled.items()
+            }
+        except jinja2.UndefinedError as exc:
+            raise RenderError(f"template {template!r} ({channel.value}): {exc.message}") from exc
+        except jinja2.exceptions.SecurityError as exc:
+            raise RenderError(f"template {template!r} ({channel.value}) did something unsafe: {exc}") from exc
+        except Exception as exc:  # a filter or expression failed on this data
+            raise RenderError(
+                f"template {template!r} ({channel.value}): {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _pick(self, template: str, channel: Channel, locale: str | None) -> FieldTemplates | None:
+        for candidate in locale_candidates(locale):
+            compiled = self._compiled.get((template, candidate, channel))
+            if compiled is not None:
+                return compiled
+        return None
+
+
+def locale_candidates(locale: str | None) -> Iterator[str | None]:
+    """`fr-CA` -> `fr-CA`, `fr`, then the default (None). Case and `_` are normalised."""
+    if locale:
+        parts = locale.replace("_", "-").split("-")
+        for end in range(len(parts), 0, -1):
+            yield "-".join(parts[:end]).lower()
+    yield None
+
+
+def _part_sets(
+    name: str, template: TemplateConfig
+) -> Iterator[tuple[str | None, ChannelParts, tuple[str | int, ...]]]:
+    yield None, template, ("templates", name)
+    for locale, parts in template.locales.items():
+        yield locale.replace("_", "-").lower(), parts, ("templates", name, "locales", locale)

@@ -1,0 +1,37 @@
+"""Deployment settings from the environment: where the database and broker are.
+
+Everything about *what* Clarion sends lives in the YAML; these say *where* it runs, so the
+same config file serves the embedded mode on a laptop and the scaled mode in production.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "sqlite:///var/clarion.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: str = "config/example.yaml"
+    database_url: str = DEFAULT_DATABASE_URL
+    broker_url: str | None = None  # None: the in-process broker and worker threads (embedded mode)
+    migrate_on_start: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def embedded(self) -> bool:
+        return self.broker_url is None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            config_path=env.get("CLARION_CONFIG", cls.config_path),
+            database_url=env.get("CLARION_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            broker_url=env.get("CLARION_BROKER_URL") or None,
+            migrate_on_start=env.get("CLARION_MIGRATE", "1") not in ("0", "false", "no"),
+            log_level=env.get("CLARION_LOG_LEVEL", "INFO").upper(),
+        )

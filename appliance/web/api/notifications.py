@@ -1,0 +1,136 @@
+"""POST /v1/notifications, the batch variant, and GET /v1/notifications/{id}."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+from sqlalchemy import select
+
+from ...db.models import Notification
+from ...errors import NotFound, RequestRejected
+from ...pipeline.requests import BatchIn, IdempotencyKey, NotificationIn, decode_item
+from ...pipeline.status import notification_status
+from ...pipeline.store import Stored
+from ...pipeline.submit import Submission, submit
+from ..problems import rejected_body
+from ..services import Services, ServicesDep
+from .schemas import Accepted, AttemptOut, BatchItemOut, BatchOut, DeliveryOut, NotificationOut
+
+
+class NotificationsController(Controller):
+    path = "/v1/notifications"
+    tags = ["notifications"]
+
+    @post(
+        "/",
+        status_code=202,
+        summary="Send a notification",
+        description="Validates, stores and enqueues one notification. With an `Idempotency-Key`, "
+        "a repeat of the same request returns the first answer; a different body with the same key is a 422.",
+    )
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        data: NotificationIn,
+        idempotency_key: Annotated[IdempotencyKey | None, Parameter(header="Idempotency-Key")] = None,
+    ) -> Response[Accepted]:
+        [result] = await _submit(services, request, [Submission(data, idempotency_key)])
+        if isinstance(result, RequestRejected):
+            raise result
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+        return Response(Accepted(id=str(result.notification_id)), status_code=202, headers=headers)
+
+    @post(
+        "/batch",
+        status_code=200,
+        summary="Send up to 1,000 notifications",
+        description="Each item is validated and answered on its own: `status` 202 with its `id`, or a "
+        "problem in `error`. Items may carry their own `idempotency_key`.",
+    )
+    async def create_batch(
+        self, request: Request[Any, Any, Any], services: ServicesDep, data: BatchIn
+    ) -> BatchOut:
+        submissions = [_decode(index, raw) for index, raw in enumerate(data.notifications)]
+        results = await _submit(services, request, submissions)
+        items = [_batch_item(index, result) for index, result in enumerate(results)]
+        accepted = sum(1 for item in items if item.status == 202)
+        return BatchOut(accepted=accepted, rejected=len(items) - accepted, results=items)
+
+    @get("/{notification_id:uuid}", summary="A notification with its deliveries and attempts")
+    async def read(self, services: ServicesDep, notification_id: uuid.UUID) -> NotificationOut:
+        async with services.database.sessions() as session:
+            notification = await session.scalar(
+                select(Notification).where(Notification.id == notification_id)
+            )
+            if notification is None:
+                raise NotFound("notification", str(notification_id))
+            return notification_out(notification)
+
+
+async def _submit(
+    services: Services, request: Request[Any, Any, Any], submissions: list[Submission | RequestRejected]
+) -> list[Stored | RequestRejected]:
+    return await submit(
+        submissions,
+        catalog=services.catalog,
+        database=services.database,
+        dispatcher=services.dispatcher,
+        caller=request.state.caller,
+    )
+
+
+def _decode(index: int, raw: dict[str, Any]) -> Submission | RequestRejected:
+    try:
+        return Submission(decode_item(raw, NotificationIn))
+    except RequestRejected as exc:
+        return exc
+
+
+def _batch_item(index: int, result: Stored | RequestRejected) -> BatchItemOut:
+    if isinstance(result, RequestRejected):
+        return BatchItemOut(index=index, status=result.status_code, error=rejected_body(result))
+    return BatchItemOut(index=index, status=202, id=str(result.notification_id))
+
+
+def notification_out(notification: Notification) -> NotificationOut:
+    deliveries = [
+        DeliveryOut(
+            id=str(d.id),
+            channel=d.channel,
+            status=d.status,
+            priority=d.priority,
+            provider=d.provider,
+            provider_message_id=d.provider_message_id,
+            tries=d.attempt_count,
+            error=d.last_error,
+            created_at=d.created_at,
+            sent_at=d.sent_at,
+            attempts=[
+                AttemptOut(
+                    a.provider,
+                    a.outcome,
+                    a.started_at,
+                    round(a.latency_ms, 2),
+                    a.provider_message_id,
+                    a.error,
+                )
+                for a in d.attempts
+            ],
+        )
+        for d in notification.deliveries
+    ]
+    return NotificationOut(
+        id=str(notification.id),
+        status=notification_status(d.status for d in notification.deliveries),
+        recipient=notification.recipient.external_id,
+        category=notification.category,
+        template=notification.template,
+        priority=notification.priority,
+        data=notification.data,
+        created_at=notification.created_at,
+        deliveries=deliveries,
+    )

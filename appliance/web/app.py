@@ -1,0 +1,55 @@
+"""The composition root of the web process: `create_app(settings, catalog)`."""
+
+from __future__ import annotations
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from ..catalog import Catalog
+from ..queueing.runtime import WorkerRuntime
+from ..settings import Settings
+from .api.health import healthz, readyz
+from .api.notifications import NotificationsController
+from .api.recipients import RecipientsController
+from .api.sandbox import list_sandbox_messages
+from .auth import require_api_key
+from .problems import PROBLEM_HANDLERS
+from .services import Services
+from .ui.routes import ui_plugins, ui_router
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings, catalog: Catalog) -> Litestar:
+    services = Services(settings=settings, catalog=catalog, runtime=WorkerRuntime(settings, catalog))
+    api = Router(
+        path="/",
+        route_handlers=[NotificationsController, RecipientsController, list_sandbox_messages],
+        guards=[require_api_key],
+        exception_handlers=PROBLEM_HANDLERS,
+        security=[{"BearerToken": []}],
+    )
+    probes = Router(path="/", route_handlers=[healthz, readyz], exception_handlers=PROBLEM_HANDLERS)
+    return Litestar(
+        route_handlers=[api, probes, ui_router(catalog)],
+        dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
+        state=State({"services": services}),
+        on_startup=[services.start],
+        on_shutdown=[services.stop],
+        plugins=ui_plugins(catalog),
+        openapi_config=OpenAPIConfig(
+            title="Clarion",
+            version=VERSION,
+            description="Send notifications through the channels, providers and templates your YAML declares.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", description="an API key")}
+            ),
+        ),
+        debug=False,
+    )
