@@ -5,6 +5,7 @@ Nothing is skipped: when a service the tests need is down, they fail and say how
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
@@ -26,6 +27,7 @@ EXAMPLE_CONFIG = ROOT / "config" / "example.yaml"
 PG_ADMIN_URL = os.environ.get("CLARION_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CLARION_TEST_REDIS", "redis://127.0.0.1:6379/15")
 API_KEY = "clarion-demo-key"
+logging.getLogger("httpx").setLevel(logging.WARNING)
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 

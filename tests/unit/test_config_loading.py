@@ -56,7 +56,9 @@ def test_every_mistake_is_reported_with_its_line_and_key_path(tmp_path: Path) ->
     assert any(p.startswith(f"{path}:7: providers.mail.colour: unknown key") for p in found)
     assert any(p.startswith(f'{path}:8: providers.hook.type: unknown provider type "webhok"') for p in found)
     assert any(p.startswith(f"{path}:10: categories.otp.priority: expected one of") for p in found)
-    assert any(p.startswith(f"{path}:13: api_keys.0.key: environment variable NOPE is not set") for p in found)
+    assert any(
+        p.startswith(f"{path}:13: api_keys.0.key: environment variable NOPE is not set") for p in found
+    )
 
 
 def test_references_to_undeclared_names_are_reported(tmp_path: Path) -> None:
@@ -74,9 +76,13 @@ templates:
 """
     found = problems(write(tmp_path, text))
     assert any(':3: channels.email.providers.1: provider "ghost" is not declared' in p for p in found)
-    assert any(":4: channels.sms.providers.0: provider \"mail\" (type smtp) cannot send sms" in p for p in found)
+    assert any(
+        ':4: channels.sms.providers.0: provider "mail" (type smtp) cannot send sms' in p for p in found
+    )
     assert any(':8: categories.news.channels.1: channel "push" has no providers' in p for p in found)
-    assert any(":10: templates.hi: a template needs content for at least one declared channel" in p for p in found)
+    assert any(
+        ":10: templates.hi: a template needs content for at least one declared channel" in p for p in found
+    )
 
 
 def test_template_syntax_errors_and_missing_files_name_the_field(tmp_path: Path) -> None:
@@ -116,7 +122,7 @@ def test_secrets_do_not_appear_in_the_loaded_config_repr(tmp_path: Path) -> None
 
 
 def test_duplicate_keys_and_yaml_syntax_errors_are_located(tmp_path: Path) -> None:
-    dup = "server: {secret_key: a-long-enough-secret}\nchannels: {}\nchannels: {}\nproviders: {}\ncategories: {}\n"
+    dup = "server: {secret_key: a-long-enough-secret}\nchannels: {}\nchannels: {}\n"
     assert any(":3: channels: key appears twice" in p for p in problems(write(tmp_path, dup)))
     bad = write(tmp_path, "server: [unclosed\n", "bad.yaml")
     assert any(p.startswith(f"{bad}:") and "invalid YAML" in p for p in problems(bad))
@@ -125,7 +131,10 @@ def test_duplicate_keys_and_yaml_syntax_errors_are_located(tmp_path: Path) -> No
 def test_config_check_command_exits_1_and_prints_every_problem(tmp_path: Path) -> None:
     path = write(tmp_path, BROKEN)
     result = subprocess.run(
-        [sys.executable, "-m", "appliance", "config", "check", str(path)], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "appliance", "config", "check", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert result.returncode == 1
     assert result.stderr.count(f"{path}:") >= 7

@@ -83,20 +83,28 @@ def test_a_transient_failure_retries_with_bounded_backoff_until_the_last_try(
 
 
 @given(policy=policies, tries=st.integers(1, 12))
-def test_permanent_outcomes_fail_at_once_and_sent_records_the_message_id(policy: RetryPolicy, tries: int) -> None:
+def test_permanent_outcomes_fail_at_once_and_sent_records_the_message_id(
+    policy: RetryPolicy, tries: int
+) -> None:
     assert settle(Outcome.permanent("bad key"), tries, policy).status is S.FAILED
     assert settle(Outcome.invalid_recipient("no such user"), tries, policy).status is S.FAILED
     sent = settle(Outcome.sent("msg-1"), tries, policy)
     assert (sent.status, sent.provider_message_id) == (S.SENT, "msg-1")
 
 
-@given(email=st.booleans(), phone=st.booleans(), devices=st.integers(0, 3),
-       channels=st.lists(st.sampled_from(list(Channel)), unique=True, min_size=1))
+@given(
+    email=st.booleans(),
+    phone=st.booleans(),
+    devices=st.integers(0, 3),
+    channels=st.lists(st.sampled_from(list(Channel)), unique=True, min_size=1),
+)
 def test_planning_keeps_the_category_order_and_skips_only_unreachable_channels(
     email: bool, phone: bool, devices: int, channels: list[Channel]
 ) -> None:
     planned = plan(channels, Priority.NORMAL, Reachability(email, phone, devices))
     assert [p.channel for p in planned] == channels
     for item in planned:
-        reachable = {Channel.EMAIL: email, Channel.SMS: phone, Channel.PUSH: devices > 0}.get(item.channel, True)
+        reachable = {Channel.EMAIL: email, Channel.SMS: phone, Channel.PUSH: devices > 0}.get(
+            item.channel, True
+        )
         assert item.skipped is (not reachable)

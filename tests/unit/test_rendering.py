@@ -23,7 +23,11 @@ def catalog(**templates: dict) -> TemplateCatalog:
 
 
 GREETING = {
-    "email": {"subject": "Hi {{ recipient.name }}", "text": "Hello {{ name }}", "html": "<p>Hello {{ name }}</p>"},
+    "email": {
+        "subject": "Hi {{ recipient.name }}",
+        "text": "Hello {{ name }}",
+        "html": "<p>Hello {{ name }}</p>",
+    },
     "sms": {"text": "Hi {{ name }}"},
     "locales": {"fr": {"sms": {"text": "Salut {{ name }}"}}, "pt-BR": {"sms": {"text": "Oi {{ name }}"}}},
 }
@@ -31,7 +35,9 @@ GREETING = {
 
 @given(st.text(max_size=40))
 def test_html_bodies_escape_data_and_text_bodies_keep_it(name: str) -> None:
-    fields = catalog(greeting=GREETING).render("greeting", Channel.EMAIL, None, {"name": name, "recipient": {"name": "x"}})
+    fields = catalog(greeting=GREETING).render(
+        "greeting", Channel.EMAIL, None, {"name": name, "recipient": {"name": "x"}}
+    )
     assert fields["text"] == f"Hello {name}"
     assert fields["html"] == f"<p>Hello {escape(name)}</p>"
 
@@ -46,11 +52,20 @@ def test_html_escapes_markup_in_data() -> None:
 
 @pytest.mark.parametrize(
     ("locale", "expected"),
-    [("fr-CA", "Salut Ana"), ("fr", "Salut Ana"), ("pt_BR", "Oi Ana"), ("pt-PT", "Hi Ana"), ("de", "Hi Ana"),
-     (None, "Hi Ana")],
+    [
+        ("fr-CA", "Salut Ana"),
+        ("fr", "Salut Ana"),
+        ("pt_BR", "Oi Ana"),
+        ("pt-PT", "Hi Ana"),
+        ("de", "Hi Ana"),
+        (None, "Hi Ana"),
+    ],
 )
 def test_the_closest_locale_wins(locale: str | None, expected: str) -> None:
-    assert catalog(greeting=GREETING).render("greeting", Channel.SMS, locale, {"name": "Ana"})["text"] == expected
+    assert (
+        catalog(greeting=GREETING).render("greeting", Channel.SMS, locale, {"name": "Ana"})["text"]
+        == expected
+    )
 
 
 def test_locale_candidates_go_from_specific_to_default() -> None:

@@ -28,8 +28,14 @@ def test_text_without_a_slash_is_never_a_rate(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("500ms", timedelta(milliseconds=500)), ("30s", timedelta(seconds=30)), ("5m", timedelta(minutes=5)),
-     ("1.5h", timedelta(minutes=90)), ("2d", timedelta(days=2)), (7, timedelta(seconds=7))],
+    [
+        ("500ms", timedelta(milliseconds=500)),
+        ("30s", timedelta(seconds=30)),
+        ("5m", timedelta(minutes=5)),
+        ("1.5h", timedelta(minutes=90)),
+        ("2d", timedelta(days=2)),
+        (7, timedelta(seconds=7)),
+    ],
 )
 def test_durations(text: object, expected: timedelta) -> None:
     assert parse_duration(text) == expected

@@ -1,0 +1,163 @@
+"""Delivery through real SMTP and webhook peers: retries, dead letters, lost messages, killed workers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from appliance.catalog import Catalog, load_catalog
+from appliance.db.engine import Database
+from appliance.db.types import utcnow
+from appliance.pipeline.intake import accept
+from appliance.pipeline.requests import NotificationIn, RecipientIn
+from appliance.pipeline.store import store
+from appliance.queueing.runtime import WorkerRuntime
+from appliance.settings import Settings
+from appliance.web.app import create_app
+from tests.conftest import AUTH, ROOT, free_port
+from tests.integration.fakes import HookReceiver, SmtpSink
+from tests.integration.test_notifications_api import settled
+
+CONFIG = ROOT / "tests" / "configs" / "local-providers.yaml"
+
+
+@pytest.fixture
+def hook() -> HookReceiver:
+    return HookReceiver()
+
+
+@pytest.fixture
+def ports(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    chosen = {"smtp": free_port(), "hook": free_port()}
+    monkeypatch.setenv("SMTP_PORT", str(chosen["smtp"]))
+    monkeypatch.setenv("HOOK_URL", f"http://127.0.0.1:{chosen['hook']}/hook")
+    return chosen
+
+
+@pytest.fixture
+async def peers(ports: dict[str, int], hook: HookReceiver) -> AsyncIterator[SmtpSink]:
+    sink = SmtpSink()
+    controller = sink.start(ports["smtp"])
+    runner = await hook.start(ports["hook"])
+    yield sink
+    await runner.cleanup()
+    controller.stop()
+
+
+@pytest.fixture
+def catalog(ports: dict[str, int]) -> Catalog:
+    return load_catalog(CONFIG)
+
+
+@pytest.fixture
+async def client(
+    stack_settings: Settings, catalog: Catalog, peers: SmtpSink
+) -> AsyncIterator[AsyncTestClient]:
+    settings = replace(stack_settings, config_path=str(CONFIG))
+    async with AsyncTestClient(app=create_app(settings, catalog)) as client:
+        worker = None if settings.embedded else WorkerRuntime(settings, catalog).worker(threads=4)
+        if worker:
+            worker.start()
+        yield client
+        if worker:
+            worker.stop()
+
+
+def alert(n: int, recipient: str | None = None) -> dict:
+    return {
+        "to": {"id": recipient or f"svc-{uuid.uuid4().hex[:8]}", "attributes": {"name": "Ops"}},
+        "category": "alerts",
+        "template": "alert",
+        "data": {"n": n},
+    }
+
+
+async def test_email_is_received_by_a_real_smtp_server(client: AsyncTestClient, peers: SmtpSink) -> None:
+    request = {
+        "to": {"id": f"r-{uuid.uuid4().hex[:8]}", "email": "ada@example.com", "attributes": {"name": "Ada"}},
+        "category": "mail",
+        "template": "receipt",
+        "data": {"n": 42},
+    }
+    notification_id = (await client.post("/v1/notifications", json=request, headers=AUTH)).json()["id"]
+    body = await settled(client, notification_id)
+    assert body["status"] == "sent"
+    [message] = peers.messages
+    assert message["Subject"] == "Receipt 42"
+    assert message["To"] == "ada@example.com"
+    parts = {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in message.walk()
+        if not part.is_multipart()
+    }
+    assert parts["text/plain"].strip() == "Thanks, Ada. Receipt 42."
+    assert "<b>Ada</b>" in parts["text/html"]
+    assert body["deliveries"][0]["provider_message_id"] == message["Message-ID"]
+
+
+async def test_a_failing_provider_is_retried_with_backoff_then_marked_dead(
+    client: AsyncTestClient, hook: HookReceiver
+) -> None:
+    hook.status = 503
+    notification_id = (await client.post("/v1/notifications", json=alert(1), headers=AUTH)).json()["id"]
+    body = await settled(client, notification_id)
+    [delivery] = body["deliveries"]
+    assert delivery["status"] == "dead"
+    assert delivery["tries"] == 3
+    assert [a["outcome"] for a in delivery["attempts"]] == ["retryable"] * 3
+    assert "gave up after 3 tries" in delivery["error"]
+    assert "503" in delivery["attempts"][0]["error"]
+
+
+async def test_a_provider_that_recovers_delivers_on_a_later_try(
+    client: AsyncTestClient, hook: HookReceiver
+) -> None:
+    hook.status = 500
+    notification_id = (await client.post("/v1/notifications", json=alert(2), headers=AUTH)).json()["id"]
+    await asyncio.sleep(0.03)
+    hook.status = 200
+    body = await settled(client, notification_id)
+    [delivery] = body["deliveries"]
+    assert delivery["status"] == "sent"
+    assert delivery["attempts"][-1]["outcome"] == "sent"
+
+
+async def test_a_delivery_the_broker_never_got_is_sent_by_the_sweeper(
+    stack_settings: Settings, catalog: Catalog, peers: SmtpSink, hook: HookReceiver
+) -> None:
+    """Committed but never enqueued (as if the broker lost it): the lease lapses and the sweeper sends it."""
+    settings = replace(stack_settings, config_path=str(CONFIG))
+    async with AsyncTestClient(app=create_app(settings, catalog)):  # migrates the database
+        database = Database(settings.database_url)
+        item = accept(
+            NotificationIn(
+                to=RecipientIn(id="lost-1", attributes={"a": 1}),
+                category="alerts",
+                template="alert",
+                data={"n": 7},
+            ),
+            catalog,
+            caller="test",
+        )
+        [stored] = await store(
+            database, [item], source="test", now=utcnow(), queue_lease=catalog.config.delivery.queue_lease
+        )
+        await database.dispose()
+        worker = None if settings.embedded else WorkerRuntime(settings, catalog).worker(threads=2)
+        if worker:
+            worker.start()
+        try:
+            for _ in range(100):
+                if hook.received:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            if worker:
+                worker.stop()
+    assert list(hook.received.values()) == [1]
+    assert hook.bodies[0]["notification_id"] == str(stored.notification_id)

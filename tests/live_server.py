@@ -1,0 +1,54 @@
+"""A real `clarion serve` process on a free port, for tests that need one over HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.conftest import EXAMPLE_CONFIG, ROOT, free_port
+
+CLARION = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "clarion"
+
+
+@contextmanager
+def live_server(
+    workdir: Path, config: Path = EXAMPLE_CONFIG, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Start `clarion serve` (embedded mode, SQLite under workdir); yield its base URL."""
+    port = free_port()
+    log = workdir / "serve.log"
+    environment = {**os.environ, "CLARION_DATABASE_URL": f"sqlite:///{workdir / 'clarion.db'}", **(env or {})}
+    environment.pop("CLARION_BROKER_URL", None)
+    process = subprocess.Popen(
+        [str(CLARION), "serve", "--config", str(config), "--port", str(port)],
+        env=environment,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base, process, log)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"clarion serve exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"clarion serve did not become healthy in {timeout_s}s:\n{log.read_text()}")
