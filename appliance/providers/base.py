@@ -170,10 +170,10 @@ class Provider(ABC):
     def name(self) -> str:
         return self.context.name
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027  (optional hook: most providers need no set-up)
         """Open pooled connections; called once before the first send."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027  (optional hook)
         """Release what `start` opened."""
 
     @abstractmethod

@@ -12,21 +12,20 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import Field, SecretStr, field_validator
 
-from .base import Message, Outcome, Provider, ProviderOptions, WebhookMessage
+from .base import Message, Outcome, ProviderOptions, WebhookMessage
+from .http import HttpProvider, body_excerpt, common_outcome
 
 SIGNATURE_HEADER = "X-Clarion-Signature"
 DELIVERY_HEADER = "X-Clarion-Delivery"
 USER_AGENT = "Clarion-Webhook/1"
 _OWN_HEADERS = frozenset(name.lower() for name in (SIGNATURE_HEADER, DELIVERY_HEADER, "Content-Type"))
-_ERROR_BODY_CHARS = 200
 
 
 class WebhookOptions(ProviderOptions):
@@ -61,27 +60,12 @@ class WebhookOptions(ProviderOptions):
         return headers
 
 
-class WebhookProvider(Provider):
+class WebhookProvider(HttpProvider):
     type_name: ClassVar[str] = "webhook"
     channels: ClassVar[frozenset[str]] = frozenset({"webhook"})
     Options: ClassVar[type[ProviderOptions]] = WebhookOptions
 
     options: WebhookOptions
-    _session: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        self._client()
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            timeout = aiohttp.ClientTimeout(total=self.context.timeout.total_seconds())
-            self._session = aiohttp.ClientSession(timeout=timeout)
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def send(self, message: Message) -> Outcome:
         if not isinstance(message, WebhookMessage):
@@ -91,23 +75,16 @@ class WebhookProvider(Provider):
             body = json.dumps(_payload(message, now), separators=(",", ":"), allow_nan=False).encode()
         except (TypeError, ValueError) as exc:
             return Outcome.permanent(f"the notification data cannot be sent as JSON: {exc}")
-        try:
-            async with self._client().post(
-                self.options.url,
-                data=body,
-                headers=self._headers(message, body, now),
-                allow_redirects=False,  # a redirected POST silently becomes a GET; make the operator fix it
+        headers = self._headers(message, body, now)
+
+        async def post(session: aiohttp.ClientSession) -> Outcome:
+            # A redirected POST silently becomes a GET: make the operator fix the URL instead.
+            async with session.post(
+                self.options.url, data=body, headers=headers, allow_redirects=False
             ) as response:
                 return await classify(response, message.envelope.delivery_id)
-        except aiohttp.ClientConnectorCertificateError as exc:
-            return Outcome.permanent(
-                f"the endpoint's TLS certificate is not trusted: {exc.certificate_error}"
-            )
-        except TimeoutError:
-            seconds = self.context.timeout.total_seconds()
-            return Outcome.retryable(f"the endpoint did not answer within {seconds:g}s")
-        except aiohttp.ClientError as exc:
-            return Outcome.retryable(f"cannot reach the endpoint: {type(exc).__name__}: {exc}")
+
+        return await self.exchange(post, what="the endpoint")
 
     def _headers(self, message: WebhookMessage, body: bytes, now: float) -> dict[str, str]:
         return {
@@ -138,40 +115,13 @@ async def classify(response: aiohttp.ClientResponse, delivery_id: str) -> Outcom
     status = response.status
     if 200 <= status < 300:
         return Outcome.sent(response.headers.get("X-Request-Id") or delivery_id)
-    error = f"HTTP {status}: {await _body_excerpt(response)}"
-    if status == 429:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), now=datetime.now(UTC))
-        return Outcome.rate_limited(error, retry_after)
-    if status == 408 or status >= 500:
-        return Outcome.retryable(error)
+    error = f"HTTP {status}: {await body_excerpt(response)}"
     if status == 410:
         return Outcome.invalid_recipient(f"the endpoint is gone; {error}")
     if 300 <= status < 400:
         location = response.headers.get("Location", "?")
         return Outcome.permanent(f"the endpoint redirects to {location}; set url to it. {error}")
-    return Outcome.permanent(error)
-
-
-async def _body_excerpt(response: aiohttp.ClientResponse) -> str:
-    # Read a bounded prefix: an error page can be megabytes, and we keep only a glimpse.
-    raw = await response.content.read(_ERROR_BODY_CHARS * 4)
-    return raw.decode("utf-8", "replace")[:_ERROR_BODY_CHARS]
-
-
-def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
-    """Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # "-0000" dates parse naive; HTTP dates are always GMT
-        when = when.replace(tzinfo=UTC)
-    return max(when - now, timedelta(0))
+    return common_outcome(response, error) or Outcome.permanent(error)
 
 
 def sign(secret: str, body: bytes, *, timestamp: int) -> str:

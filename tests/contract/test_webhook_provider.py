@@ -21,10 +21,10 @@ from appliance.providers.base import (
     ProviderContext,
     WebhookMessage,
 )
+from appliance.providers.http import parse_retry_after
 from appliance.providers.webhook import (
     WebhookOptions,
     WebhookProvider,
-    parse_retry_after,
     sign,
     verify_signature,
 )
