@@ -39,8 +39,8 @@ lint: $(VENV)/.dev
 # Regenerate the lock files after changing dependencies in pyproject.toml.
 lock:
 	$(BIN)/pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --generate-hashes -o requirements/runtime.txt
-	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes -o requirements/dev.txt
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -o requirements/runtime.txt
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --extra dev --generate-hashes -o requirements/dev.txt
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

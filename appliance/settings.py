@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 DEFAULT_DATABASE_URL = "sqlite:///var/clarion.db"
+_NO = frozenset({"0", "false", "no", "off"})
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Settings:
     config_path: str = "config/example.yaml"
     database_url: str = DEFAULT_DATABASE_URL
     broker_url: str | None = None  # None: the in-process broker and worker threads (embedded mode)
+    redis_namespace: str = "clarion"  # key prefix, so installations can share one Redis
     migrate_on_start: bool = True
     log_level: str = "INFO"
 
@@ -32,6 +34,7 @@ class Settings:
             config_path=env.get("CLARION_CONFIG", cls.config_path),
             database_url=env.get("CLARION_DATABASE_URL") or DEFAULT_DATABASE_URL,
             broker_url=env.get("CLARION_BROKER_URL") or None,
-            migrate_on_start=env.get("CLARION_MIGRATE", "1") not in ("0", "false", "no"),
+            redis_namespace=env.get("CLARION_REDIS_NAMESPACE") or cls.redis_namespace,
+            migrate_on_start=env.get("CLARION_MIGRATE", "1").strip().lower() not in _NO,
             log_level=env.get("CLARION_LOG_LEVEL", "INFO").upper(),
         )

@@ -66,7 +66,7 @@ def redis_url() -> str:
 
 @pytest.fixture
 def fresh_redis(redis_url: str) -> str:
-    redis.Redis.from_url(redis_url).flushdb()
+    """The test Redis. Each stack uses its own key namespace, so nothing is flushed under others' feet."""
     return redis_url
 
 
@@ -108,7 +108,12 @@ def stack_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         return Settings(config_path=str(EXAMPLE_CONFIG), database_url=f"sqlite:///{tmp_path / 'clarion.db'}")
     database_url = request.getfixturevalue("pg_url")
     broker_url = request.getfixturevalue("fresh_redis")
-    return Settings(config_path=str(EXAMPLE_CONFIG), database_url=database_url, broker_url=broker_url)
+    return Settings(
+        config_path=str(EXAMPLE_CONFIG),
+        database_url=database_url,
+        broker_url=broker_url,
+        redis_namespace=f"clarion-test-{uuid.uuid4().hex[:8]}",  # concurrent test runs must not share queues
+    )
 
 
 @pytest.fixture

@@ -99,6 +99,11 @@ class ChannelConfig(Strict):
     providers: Annotated[list[Name], Field(min_length=1)]
 
 
+class CircuitConfig(Strict):
+    failures: Annotated[int, Field(ge=1, le=1000)] = 5
+    reset_after: DurationField = timedelta(seconds=30)
+
+
 class ProviderConfig(BaseModel):
     """Settings every provider has; the rest is checked against the type's own options."""
 
@@ -107,6 +112,7 @@ class ProviderConfig(BaseModel):
     type: Name
     rate_limit: RateField | None = None
     timeout: DurationField = timedelta(seconds=10)
+    circuit: CircuitConfig = CircuitConfig()
 
     @property
     def options(self) -> dict[str, Any]:

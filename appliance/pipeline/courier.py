@@ -20,7 +20,7 @@ from ..providers.base import Provider
 from .claims import claim
 from .compose import compose
 from .record import record
-from .route import route
+from .route import Gates, route
 from .settle import Settlement, settle
 
 log = logging.getLogger(__name__)
@@ -40,11 +40,13 @@ class Courier:
         database: Database,
         catalog: Catalog,
         providers: Mapping[str, Provider],
+        gates: Gates,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.database = database
         self.catalog = catalog
         self.providers = providers
+        self.gates = gates
         self.clock = clock
 
     async def deliver(self, delivery_id: str) -> None:
@@ -59,8 +61,8 @@ class Courier:
             settlement, attempts = Settlement(DeliveryStatus.FAILED, error=f"render: {exc}"), []
         else:
             channel = self.catalog.config.channels.get(Channel(claimed.channel))
-            last, attempts = await route(message, channel.providers if channel else [], self.providers)
-            settlement = settle(last, claimed.tries, policy)
+            routed = await route(message, channel.providers if channel else [], self.providers, self.gates)
+            settlement, attempts = settle(routed, claimed.tries, policy), list(routed.attempts)
         await record(
             self.database, claimed, settlement, attempts, now=self.clock(), queue_lease=delivery.queue_lease
         )

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
 from ..db.engine import Database
 from ..db.models import Attempt, Delivery, DeliveryStatus
-from ..providers.base import Outcome
 from .claims import Claimed
+from .route import AttemptRecord
 from .settle import Settlement
-
-
-@dataclass(frozen=True)
-class AttemptRecord:
-    provider: str
-    outcome: Outcome
-    started_at: datetime
-    latency_ms: float
 
 
 async def record(
@@ -44,6 +35,8 @@ async def record(
         values["lease_expires_at"] = now + settlement.retry_in + queue_lease
     else:
         values["lease_expires_at"] = None
+    if not settlement.spent_a_try:
+        values["attempt_count"] = Delivery.attempt_count - 1  # the claim counted it; a wait is not a try
     async with database.transaction() as session:
         session.add_all(
             Attempt(

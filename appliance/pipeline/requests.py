@@ -79,10 +79,13 @@ def decode_item(raw: Any, kind: type[msgspec.Struct], prefix: str = "") -> Any:
         raise RequestRejected(f"{prefix}{field}".rstrip(".") or "body", message) from None
 
 
-def msgspec_field(message: str) -> tuple[str, str]:
-    """'Object missing required field `x` - at `$.to`' -> ('to.x', 'Object missing required field `x`')."""
-    at = _AT_PATH.search(message)
-    path = at.group(1) if at else ""
+def msgspec_field(message: str, at: str = "") -> tuple[str, str]:
+    """'Object missing required field `x` - at `$.to`' -> ('to.x', 'Object missing required field `x`').
+
+    `at` is the path when the caller already split it off the message (Litestar does).
+    """
+    found = _AT_PATH.search(message)
+    path = found.group(1) if found else at
     text = _AT_PATH.sub("", message)
     named = _NAMED_FIELD.search(text)
     if named and ("missing" in text or "unknown" in text):

@@ -1,23 +1,27 @@
 """The sweeper: re-enqueue deliveries whose lease ran out, so nothing accepted is ever lost.
 
 A lease runs out when a worker died mid-send, or when the broker lost (or never got) the
-message. Several sweepers may run at once (one per worker process): the UPDATE takes each
-row once, so every lapsed delivery is re-enqueued by exactly one of them per lapse.
+message. It is the only way back for such a delivery: a claim takes only `queued` ones.
+Several sweepers may run at once (one per worker process): rows are locked and skipped,
+so each lapse is handled by exactly one of them.
+
+When the holder died mid-send, the provider may already have the message. The sweeper
+records an `abandoned` attempt, so a resulting duplicate is visible in the delivery's history.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config.schema import Channel, Priority
 from ..db.engine import Database
-from ..db.models import Delivery, DeliveryStatus
+from ..db.models import Attempt, Delivery, DeliveryStatus
 from ..db.types import utcnow
 from .dispatch import Dispatcher
 from .store import Dispatch
@@ -25,39 +29,83 @@ from .store import Dispatch
 log = logging.getLogger(__name__)
 
 BATCH = 500
+ABANDONED = (
+    "the worker holding this delivery stopped (killed or lost) before recording an outcome; "
+    "the provider may have received it, so a resend may be a duplicate"
+)
 
 
 async def sweep_once(
-    database: Database, dispatcher: Dispatcher, *, now: datetime, queue_lease: timedelta
+    database: Database,
+    dispatcher: Dispatcher,
+    channels: frozenset[str],
+    *,
+    now: datetime,
+    queue_lease: timedelta,
 ) -> int:
-    """Re-enqueue up to BATCH lapsed deliveries; returns how many."""
+    """Re-enqueue up to BATCH lapsed deliveries; returns how many were handled."""
     async with database.transaction() as session:
         lapsed = (
-            select(Delivery.id)
-            .where(
-                Delivery.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.SENDING)),
-                Delivery.lease_expires_at < now,
+            await session.execute(
+                select(Delivery.id, Delivery.status, Delivery.channel, Delivery.priority)
+                .where(
+                    Delivery.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.SENDING)),
+                    Delivery.lease_expires_at < now,
+                )
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
             )
-            .limit(BATCH)
-            .with_for_update(skip_locked=True)
+        ).all()
+        orphans = [row.id for row in lapsed if row.channel not in channels]
+        due = [row for row in lapsed if row.channel in channels]
+        await _requeue(session, [row.id for row in due], now=now, queue_lease=queue_lease)
+        await _fail_orphans(session, orphans, now=now)
+        session.add_all(
+            Attempt(
+                delivery_id=row.id,
+                provider="unknown",
+                outcome="abandoned",
+                started_at=now,
+                latency_ms=0.0,
+                error=ABANDONED,
+            )
+            for row in due
+            if row.status == DeliveryStatus.SENDING
         )
-        rows = await session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(lapsed.scalar_subquery()), Delivery.lease_expires_at < now)
-            .values(status=DeliveryStatus.QUEUED, lease_expires_at=now + queue_lease)
-            .returning(Delivery.id, Delivery.channel, Delivery.priority)
-            .execution_options(synchronize_session=False)
-        )
-        due = [Dispatch(uuid.UUID(str(i)), Channel(c), Priority(p)) for i, c, p in rows]
     if due:
         log.warning("sweeper: re-enqueuing %d deliveries whose lease lapsed", len(due))
-        dispatcher.dispatch(due)
-    return len(due)
+        dispatcher.dispatch(Dispatch(row.id, Channel(row.channel), Priority(row.priority)) for row in due)
+    return len(lapsed)
+
+
+async def _requeue(session: AsyncSession, ids: list, *, now: datetime, queue_lease: timedelta) -> None:
+    if ids:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids))
+            .values(status=DeliveryStatus.QUEUED, lease_expires_at=now + queue_lease, updated_at=now)
+        )
+
+
+async def _fail_orphans(session: AsyncSession, ids: list, *, now: datetime) -> None:
+    """Deliveries for a channel the config no longer declares can never be sent: say so."""
+    if ids:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids))
+            .values(
+                status=DeliveryStatus.FAILED,
+                lease_expires_at=None,
+                updated_at=now,
+                last_error="its channel is no longer configured",
+            )
+        )
 
 
 async def run_sweeper(
     database: Database,
     dispatcher: Dispatcher,
+    channels: frozenset[str],
     *,
     interval: timedelta,
     queue_lease: timedelta,
@@ -66,7 +114,10 @@ async def run_sweeper(
     """Sweep forever; a failed sweep (database restarting) is logged and tried again next round."""
     while True:
         try:
-            while await sweep_once(database, dispatcher, now=clock(), queue_lease=queue_lease) == BATCH:
+            while (
+                await sweep_once(database, dispatcher, channels, now=clock(), queue_lease=queue_lease)
+                == BATCH
+            ):
                 pass
         except Exception:
             log.exception("sweeper: sweep failed; will try again in %s", interval)

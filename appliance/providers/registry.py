@@ -9,12 +9,34 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ..config.loader import ProviderType
+from .apns import ApnsProvider
 from .base import Provider
+from .fcm import FcmProvider
+from .mailgun import MailgunProvider
+from .postmark import PostmarkProvider
 from .sandbox import SandboxProvider
+from .sendgrid import SendGridProvider
+from .ses import SesProvider
+from .slack import SlackProvider
 from .smtp import SmtpProvider
+from .twilio import TwilioProvider
+from .vonage import VonageProvider
 from .webhook import WebhookProvider
 
-BUILTIN: tuple[type[Provider], ...] = (SandboxProvider, SmtpProvider, WebhookProvider)
+BUILTIN: tuple[type[Provider], ...] = (
+    SandboxProvider,
+    SmtpProvider,
+    SendGridProvider,
+    MailgunProvider,
+    PostmarkProvider,
+    SesProvider,
+    TwilioProvider,
+    VonageProvider,
+    FcmProvider,
+    ApnsProvider,
+    SlackProvider,
+    WebhookProvider,
+)
 
 
 class ProviderRegistry:

@@ -14,7 +14,7 @@ def create_broker(settings: Settings) -> dramatiq.Broker:
     middleware = [m() for m in default_middleware] + [AsyncIO(), CurrentMessage()]
     if settings.broker_url is None:
         return StubBroker(middleware=middleware)
-    return RedisBroker(url=settings.broker_url, middleware=middleware, namespace="clarion")
+    return RedisBroker(url=settings.broker_url, middleware=middleware, namespace=settings.redis_namespace)
 
 
 def ping(broker: dramatiq.Broker) -> None:

@@ -12,6 +12,7 @@ import contextlib
 import logging
 
 import dramatiq
+import redis.asyncio as aioredis
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import Middleware
 
@@ -19,9 +20,11 @@ from ..catalog import Catalog
 from ..db.engine import Database
 from ..pipeline.courier import Courier, RetryLater
 from ..pipeline.dispatch import Dispatcher
+from ..pipeline.route import Gates
 from ..pipeline.sweeper import run_sweeper
 from ..providers.base import Provider
 from ..providers.factory import build_providers
+from ..resilience.stores import breakers, embedded_stores, redis_client, scaled_stores
 from ..settings import Settings
 from .actors import DeliveryActors
 from .broker import create_broker
@@ -43,18 +46,27 @@ class WorkerRuntime:
         self._database: Database | None = None
         self._providers: dict[str, Provider] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._redis: aioredis.Redis | None = None
+        # Embedded mode: the API reads these same in-memory circuits (GET /v1/providers).
+        self.circuits, self._limiter = embedded_stores()
 
     async def start(self) -> None:
         self._database = Database(self.settings.database_url)
         self._providers = build_providers(self.catalog, self._database)
         for provider in self._providers.values():
             await provider.start()
-        self._courier = Courier(self._database, self.catalog, self._providers)
+        if not self.settings.embedded:
+            self._redis = redis_client(self.settings)
+            self.circuits, self._limiter = scaled_stores(self._redis, self.settings.redis_namespace)
+        rates = {name: spec.rate_limit for name, spec in self.catalog.config.providers.items()}
+        gates = Gates(breakers(self.circuits, self.catalog), self._limiter, rates)
+        self._courier = Courier(self._database, self.catalog, self._providers, gates)
         delivery = self.catalog.config.delivery
         self._sweeper = asyncio.create_task(
             run_sweeper(
                 self._database,
                 self.dispatcher,
+                frozenset(channel.value for channel in self.catalog.config.channels),
                 interval=delivery.sweep_interval,
                 queue_lease=delivery.queue_lease,
             )
@@ -69,6 +81,8 @@ class WorkerRuntime:
             await provider.close()
         if self._database is not None:
             await self._database.dispose()
+        if self._redis is not None:
+            await self._redis.aclose()
 
     async def handle(self, delivery_id: str) -> None:
         if self._courier is None:

@@ -14,12 +14,13 @@ from ..queueing.runtime import WorkerRuntime
 from ..settings import Settings
 from .api.health import healthz, readyz
 from .api.notifications import NotificationsController
+from .api.operations import OperationsController
 from .api.recipients import RecipientsController
 from .api.sandbox import list_sandbox_messages
 from .auth import require_api_key
 from .problems import PROBLEM_HANDLERS
 from .services import Services
-from .ui.routes import ui_plugins, ui_router
+from .ui.routes import ui_app_options, ui_plugins, ui_router
 
 VERSION = "0.1.0"
 
@@ -28,7 +29,12 @@ def create_app(settings: Settings, catalog: Catalog) -> Litestar:
     services = Services(settings=settings, catalog=catalog, runtime=WorkerRuntime(settings, catalog))
     api = Router(
         path="/",
-        route_handlers=[NotificationsController, RecipientsController, list_sandbox_messages],
+        route_handlers=[
+            NotificationsController,
+            RecipientsController,
+            OperationsController,
+            list_sandbox_messages,
+        ],
         guards=[require_api_key],
         exception_handlers=PROBLEM_HANDLERS,
         security=[{"BearerToken": []}],
@@ -44,12 +50,15 @@ def create_app(settings: Settings, catalog: Catalog) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="Clarion",
             version=VERSION,
-            description="Send notifications through the channels, providers and templates your YAML declares.",
+            description="Send notifications through the channels, providers and templates of your YAML.",
             path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
             components=Components(
-                security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", description="an API key")}
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", description="an API key")
+                }
             ),
         ),
         debug=False,
+        **ui_app_options(catalog),
     )

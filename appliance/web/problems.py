@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response
@@ -57,11 +58,9 @@ def rejected_body(exc: RequestRejected) -> dict[str, Any]:
 def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
-        field, message = msgspec_field(str(item.get("message", "")))
-        key = item.get("key")
-        if not field and key and item.get("source") != "body":
-            field = str(key)
-        errors.append(field_error(field or "body", message))
+        key, source = str(item.get("key") or ""), item.get("source")
+        field, message = msgspec_field(str(item.get("message", "")), at=key if source == "body" else "")
+        errors.append(field_error(field or key or "body", message))
     if not errors:
         errors.append(field_error("body", exc.detail))
     return problem(422, "Invalid request", errors[0]["message"], errors=errors).to_response(request)
@@ -82,9 +81,8 @@ def _unauthorized(request: Request[Any, Any, Any], exc: NotAuthorizedException) 
 
 
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    return problem(exc.status_code, exc.detail or "Error", exc.detail, headers=exc.headers).to_response(
-        request
-    )
+    title = HTTPStatus(exc.status_code).phrase  # stable, so `type` is too; the detail carries the specifics
+    return problem(exc.status_code, title, exc.detail, headers=exc.headers).to_response(request)
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 import dramatiq
+import redis.asyncio as aioredis
 from litestar.di import NamedDependency
 
 from ..catalog import Catalog
@@ -14,6 +15,9 @@ from ..db.engine import Database
 from ..db.migrate import upgrade
 from ..pipeline.dispatch import Dispatcher
 from ..queueing.runtime import WorkerRuntime
+from ..resilience.circuit import CircuitStore
+from ..resilience.redis_circuits import RedisCircuitStore
+from ..resilience.stores import redis_client
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,7 +29,9 @@ class Services:
     catalog: Catalog
     runtime: WorkerRuntime
     database: Database = field(init=False)
+    circuits: CircuitStore = field(init=False)
     worker: dramatiq.Worker | None = None
+    _redis: aioredis.Redis | None = None
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -36,14 +42,20 @@ class Services:
             upgrade(self.settings.database_url)
         self.database = Database(self.settings.database_url)
         if self.settings.embedded:
+            self.circuits = self.runtime.circuits
             self.worker = self.runtime.worker()
             self.worker.start()
             log.info("embedded mode: %d delivery worker threads in this process", self.worker.worker_threads)
+        else:
+            self._redis = redis_client(self.settings)
+            self.circuits = RedisCircuitStore(self._redis, f"{self.settings.redis_namespace}:circuit")
 
     async def stop(self) -> None:
         if self.worker is not None:
             self.worker.stop()
         await self.database.dispose()
+        if self._redis is not None:
+            await self._redis.aclose()
 
 
 #: How handlers ask for the services: `services: ServicesDep`.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from email.message import Message
@@ -21,8 +22,10 @@ class HookReceiver:
     delay_s: float = 0.0
     received: Counter[str] = field(default_factory=Counter)
     bodies: list[dict] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # monotonic seconds, as requests come in
 
     async def handle(self, request: web.Request) -> web.Response:
+        self.arrivals.append(time.monotonic())
         body = await request.json()
         await asyncio.sleep(self.delay_s)
         if self.status < 300:

@@ -172,3 +172,32 @@ async def test_push_goes_to_every_registered_device(stack: Stack) -> None:
     assert push["subject"] == "Order Z9 shipped"
     assert push["payload"]["tokens"] == ["token-aaaaaaaaaaaa", "token-bbbbbbbbbbbb"]
     assert push["payload"]["data"] == {"order_id": "Z9"}
+
+
+async def test_invalid_bodies_get_problem_json_naming_the_nested_field(stack: Stack) -> None:
+    cases = [
+        ({"to": {"id": "a", "phone": "123"}, "category": "security", "template": "login_code"}, "to.phone"),
+        ({"to": {}, "category": "security", "template": "login_code"}, "to.id"),
+        ({"to": {"id": "a", "mail": "x"}, "category": "security", "template": "login_code"}, "to.mail"),
+        ({"to": {"id": "a"}, "category": "security", "template": "login_code", "data": 5}, "data"),
+        (
+            {"to": {"id": "a", "email": "a@example.com"}, "category": "nope", "template": "login_code"},
+            "category",
+        ),
+        (
+            {"to": {"id": "a", "timezone": "Mars/Base"}, "category": "security", "template": "login_code"},
+            "to.timezone",
+        ),
+    ]
+    for body, field in cases:
+        response = await stack.client.post("/v1/notifications", json=body, headers=AUTH)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["field"] == field, (body, response.json())
+
+
+async def test_requests_without_a_valid_key_are_refused(stack: Stack) -> None:
+    missing = await stack.client.post("/v1/notifications", json=login_code(new_id()))
+    wrong = await stack.client.get("/v1/sandbox/messages", headers={"Authorization": "Bearer nope"})
+    assert missing.status_code == wrong.status_code == 401
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")

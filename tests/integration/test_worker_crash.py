@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,9 +24,9 @@ CLARION = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "clarion
 COUNT = 40
 
 
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start_worker(env: dict[str, str], log: Path, config: Path = CONFIG) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [str(CLARION), "worker", "--config", str(CONFIG), "--threads", "4"],
+        [str(CLARION), "worker", "--config", str(config), "--threads", "4"],
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
@@ -40,11 +41,15 @@ async def scaled(pg_url: str, fresh_redis: str, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("HOOK_URL", f"http://127.0.0.1:{port}/hook")
     hook = HookReceiver(delay_s=0.4)
     runner = await hook.start(port)
-    settings = Settings(config_path=str(CONFIG), database_url=pg_url, broker_url=fresh_redis)
+    namespace = f"clarion-crash-{uuid.uuid4().hex[:8]}"
+    settings = Settings(
+        config_path=str(CONFIG), database_url=pg_url, broker_url=fresh_redis, redis_namespace=namespace
+    )
     env = {
         **os.environ,
         "CLARION_DATABASE_URL": pg_url,
         "CLARION_BROKER_URL": fresh_redis,
+        "CLARION_REDIS_NAMESPACE": namespace,
         "CLARION_LOG_LEVEL": "WARNING",
     }
     async with AsyncTestClient(app=create_app(settings, load_catalog(CONFIG))) as client:
@@ -79,7 +84,10 @@ async def test_killing_a_worker_mid_delivery_loses_nothing(scaled: tuple, tmp_pa
                 break
             await asyncio.sleep(0.05)
         assert hook.received, f"the first worker sent nothing; its log:\n{log.read_text()}"
-        os.kill(first.pid, signal.SIGKILL)  # while it holds leases and has requests in flight
+        for _ in range(100):  # kill it while it holds leases with requests in flight
+            if "sending" in await statuses(client, ids):
+                break
+        os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
         before_kill = sum(hook.received.values())
     finally:
@@ -101,7 +109,12 @@ async def test_killing_a_worker_mid_delivery_loses_nothing(scaled: tuple, tmp_pa
     delivered = sum(hook.received.values())
     duplicates = delivered - len(hook.received)
     assert len(hook.received) == COUNT  # every delivery reached the provider
+    bodies = [(await client.get(f"/v1/notifications/{i}", headers=AUTH)).json() for i in ids]
+    attempts = [a for body in bodies for d in body["deliveries"] for a in d["attempts"]]
+    abandoned = [a for a in attempts if a["outcome"] == "abandoned"]
+    assert abandoned, "the deliveries the killed worker held must show an abandoned attempt"
+    assert duplicates <= len(abandoned)  # every duplicate send is explained by a lost attempt
     print(
         f"\nworker SIGKILLed after {before_kill} sends: {COUNT} notifications, {delivered} provider calls, "
-        f"{duplicates} duplicate(s) (at-least-once; each one is visible as an extra attempt row)"
+        f"{duplicates} duplicate(s), {len(abandoned)} abandoned attempt(s) recorded"
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 from appliance.config.schema import Channel, Priority, RetryPolicy
 from appliance.db.models import DeliveryStatus as S
 from appliance.pipeline.planner import Reachability, plan
+from appliance.pipeline.route import AttemptRecord, Routed
 from appliance.pipeline.settle import settle
 from appliance.pipeline.status import FINAL, can_move, notification_status
-from appliance.providers.base import Outcome, OutcomeKind
+from appliance.providers.base import Outcome
 
 statuses = st.sampled_from(list(S))
 
@@ -61,35 +62,69 @@ policies = st.builds(
     backoff_min=st.integers(1, 5000).map(lambda ms: timedelta(milliseconds=ms)),
     backoff_max=st.integers(5000, 600_000).map(lambda ms: timedelta(milliseconds=ms)),
 )
-failures = st.sampled_from([OutcomeKind.RETRYABLE, OutcomeKind.RATE_LIMITED])
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@given(policy=policies, tries=st.integers(1, 12), kind=failures, after=st.none() | st.integers(0, 900))
-def test_a_transient_failure_retries_with_bounded_backoff_until_the_last_try(
-    policy: RetryPolicy, tries: int, kind: OutcomeKind, after: int | None
+def routed(
+    *outcomes: Outcome, circuit_open: tuple[str, ...] = (), throttled_s: float | None = None
+) -> Routed:
+    attempts = tuple(AttemptRecord(f"p{i}", outcome, NOW, 1.0) for i, outcome in enumerate(outcomes))
+    throttled = timedelta(seconds=throttled_s) if throttled_s is not None else None
+    return Routed(attempts, circuit_open, throttled)
+
+
+@given(policy=policies, tries=st.integers(1, 12))
+def test_a_retryable_failure_spends_a_try_and_backs_off_until_the_last(
+    policy: RetryPolicy, tries: int
 ) -> None:
-    retry_after = timedelta(seconds=after) if after is not None else None
-    settlement = settle(Outcome(kind, error="busy", retry_after=retry_after), tries, policy)
+    settlement = settle(routed(Outcome.retryable("HTTP 503")), tries, policy)
     if tries >= policy.max_attempts:
         assert settlement.status is S.DEAD and settlement.retry_in is None
         assert f"after {tries} tries" in (settlement.error or "")
         return
-    assert settlement.status is S.QUEUED
+    assert (settlement.status, settlement.spent_a_try) == (S.QUEUED, True)
     assert settlement.retry_in is not None
-    assert settlement.retry_in >= min(policy.backoff_min, policy.backoff_max / 2)
-    assert settlement.retry_in <= max(policy.backoff_max, retry_after or timedelta(0))
-    if retry_after is not None:
-        assert settlement.retry_in >= retry_after
+    assert min(policy.backoff_min, policy.backoff_max / 2) <= settlement.retry_in <= policy.backoff_max
+
+
+@given(policy=policies, tries=st.integers(1, 50), after=st.integers(0, 900))
+def test_a_rate_limited_round_waits_as_asked_and_spends_no_try(
+    policy: RetryPolicy, tries: int, after: int
+) -> None:
+    settlement = settle(routed(Outcome.rate_limited("429", timedelta(seconds=after))), tries, policy)
+    assert (settlement.status, settlement.spent_a_try) == (S.QUEUED, False)
+    assert settlement.retry_in == timedelta(seconds=after)
+
+
+@given(policy=policies, tries=st.integers(1, 50), wait=st.floats(0.001, 60))
+def test_spent_limits_and_open_circuits_wait_without_failing(
+    policy: RetryPolicy, tries: int, wait: float
+) -> None:
+    throttled = settle(routed(throttled_s=wait), tries, policy)
+    assert (throttled.status, throttled.spent_a_try) == (S.QUEUED, False)
+    assert throttled.retry_in == timedelta(seconds=wait)
+    held = settle(routed(circuit_open=("primary", "backup")), tries, policy)
+    assert (held.status, held.spent_a_try) == (S.QUEUED, False)
+    assert "primary: circuit open" in (held.error or "")
+
+
+def test_a_failover_round_that_ends_sent_is_sent() -> None:
+    settlement = settle(routed(Outcome.retryable("timeout"), Outcome.sent("id-2")), 1, RetryPolicy())
+    assert (settlement.status, settlement.provider_message_id) == (S.SENT, "id-2")
 
 
 @given(policy=policies, tries=st.integers(1, 12))
 def test_permanent_outcomes_fail_at_once_and_sent_records_the_message_id(
     policy: RetryPolicy, tries: int
 ) -> None:
-    assert settle(Outcome.permanent("bad key"), tries, policy).status is S.FAILED
-    assert settle(Outcome.invalid_recipient("no such user"), tries, policy).status is S.FAILED
-    sent = settle(Outcome.sent("msg-1"), tries, policy)
+    assert settle(routed(Outcome.permanent("bad key")), tries, policy).status is S.FAILED
+    assert settle(routed(Outcome.invalid_recipient("no such user")), tries, policy).status is S.FAILED
+    sent = settle(routed(Outcome.sent("msg-1")), tries, policy)
     assert (sent.status, sent.provider_message_id) == (S.SENT, "msg-1")
+
+
+def test_a_channel_without_providers_fails() -> None:
+    assert settle(routed(), 1, RetryPolicy()).status is S.FAILED
 
 
 @given(

@@ -1,0 +1,168 @@
+"""The operator pages: sign in and out, messages, one message, the sandbox.
+
+Each GET builds one view model and renders one template; each POST redirects (303) when it
+succeeds, so a reload never resubmits a form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, Parameter, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from ...db.models import DeliveryStatus
+from ..api.sandbox import latest_sandbox_messages
+from ..services import Services
+from .auth import DEFAULT_NEXT, PUBLIC, Operator, check_credentials, safe_next
+from .guidance import first_send_command, sandbox_channels
+from .queries import PAGE_SIZE, Cursor, MessageFilters, captured_for, notification_by_id, recent_notifications
+from .views import (
+    CHANNEL_LABELS,
+    Layout,
+    LoginPage,
+    MessagesPage,
+    Option,
+    SandboxPage,
+    captured_view,
+    detail_page,
+    message_row,
+    messages_url,
+    sandbox_tabs,
+)
+
+AnyRequest = Request[Any, Any, Any]
+Text = Annotated[str, Parameter(max_length=255)]
+ServicesDep = NamedDependency[Services]
+
+
+def layout(request: AnyRequest, services: Services, active: str = "") -> Layout:
+    operator: Operator | None = getattr(request.state, "operator", None)
+    return Layout(product_name=services.catalog.config.server.product_name, operator=operator, active=active)
+
+
+def page(template: str, view: object, status_code: int = 200) -> Template:
+    return Template(template_name=template, context={"page": view}, status_code=status_code)
+
+
+@dataclass
+class LoginForm:
+    username: str = ""
+    password: str = ""
+    next: str = ""
+
+
+@get("/", name="ui:home")
+async def home() -> Redirect:
+    return Redirect(DEFAULT_NEXT)
+
+
+@get("/login", name="ui:login", opt={PUBLIC: True})
+async def login_form(request: AnyRequest, services: ServicesDep, next: Text = "") -> Template | Redirect:
+    if request.state.operator is not None:
+        return Redirect(safe_next(next))
+    users = services.catalog.config.users
+    return page(
+        "login.html", LoginPage(layout(request, services), next=safe_next(next), has_users=bool(users))
+    )
+
+
+@post("/login", name="ui:login-submit", opt={PUBLIC: True})
+async def login_submit(
+    request: AnyRequest,
+    services: ServicesDep,
+    data: URLEncodedBody[LoginForm],
+) -> Template | Redirect:
+    users = services.catalog.config.users
+    # argon2 takes tens of milliseconds of CPU on purpose; keep the event loop free meanwhile.
+    operator = await asyncio.to_thread(check_credentials, users, data.username[:255], data.password[:1024])
+    if operator is None:
+        view = LoginPage(
+            layout(request, services),
+            username=data.username[:255],
+            next=safe_next(data.next),
+            error="That username and password do not match an operator in the config.",
+            has_users=bool(users),
+        )
+        return page("login.html", view, status_code=401)
+    request.set_session({"operator": operator.username})
+    return Redirect(safe_next(data.next), status_code=303)
+
+
+@post("/logout", name="ui:logout", opt={PUBLIC: True})
+async def logout(request: AnyRequest) -> Redirect:
+    request.clear_session()
+    return Redirect("/ui/login", status_code=303)
+
+
+@get("/messages", name="ui:messages")
+async def messages(
+    request: AnyRequest,
+    services: ServicesDep,
+    recipient: Text = "",
+    category: Text = "",
+    status: Text = "",
+    before: Text = "",
+) -> Template:
+    filters = MessageFilters(recipient=recipient.strip(), category=category, status=status)
+    cursor = Cursor.decode(before)
+    rows = await recent_notifications(services.database, filters, before=cursor, limit=PAGE_SIZE + 1)
+    older = rows[PAGE_SIZE - 1] if len(rows) > PAGE_SIZE else None
+    config = services.catalog.config
+    view = MessagesPage(
+        layout=layout(request, services, "messages"),
+        rows=[message_row(n) for n in rows[:PAGE_SIZE]],
+        filters=filters,
+        categories=[Option(name, name) for name in config.categories],
+        statuses=[Option(s.value, s.value) for s in DeliveryStatus],
+        older_url=messages_url(filters, Cursor(older.created_at, older.id)) if older else None,
+        newest_url=messages_url(filters) if cursor is not None else None,
+        first_send=first_send_command(services.catalog),
+    )
+    return page("messages.html", view)
+
+
+@get("/messages/{notification_id:uuid}", name="ui:message")
+async def message_detail(
+    request: AnyRequest, services: ServicesDep, notification_id: FromPath[uuid.UUID]
+) -> Template:
+    notification = await notification_by_id(services.database, notification_id)
+    if notification is None:
+        raise NotFoundException(f"There is no notification {notification_id}.")
+    captured = await captured_for(services.database, notification_id)
+    return page("message.html", detail_page(layout(request, services, "messages"), notification, captured))
+
+
+@get("/sandbox", name="ui:sandbox")
+async def sandbox(
+    request: AnyRequest,
+    services: ServicesDep,
+    channel: Annotated[str, Parameter(pattern=r"^(|email|sms|push|in_app|webhook)$")] = "",
+    before: Annotated[int | None, Parameter(ge=1)] = None,
+) -> Template:
+    rows = await latest_sandbox_messages(
+        services, limit=PAGE_SIZE + 1, channel=channel or None, before=before
+    )
+    older = rows[PAGE_SIZE - 1] if len(rows) > PAGE_SIZE else None
+    older_url = None
+    if older is not None:
+        older_url = f"/ui/sandbox?before={older.id}" + (f"&channel={channel}" if channel else "")
+    view = SandboxPage(
+        layout=layout(request, services, "sandbox"),
+        messages=[captured_view(row) for row in rows[:PAGE_SIZE]],
+        tabs=sandbox_tabs(channel),
+        channel=CHANNEL_LABELS.get(channel, ""),
+        older_url=older_url,
+        newest_url=None if before is None else "/ui/sandbox" + (f"?channel={channel}" if channel else ""),
+        sandbox_channels=[CHANNEL_LABELS[c] for c in sandbox_channels(services.catalog)],
+    )
+    return page("sandbox.html", view)
+
+
+PAGES = [home, login_form, login_submit, logout, messages, message_detail, sandbox]

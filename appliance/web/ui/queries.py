@@ -1,0 +1,93 @@
+"""What the UI pages read from the database: recent notifications, one notification, its captures."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import raiseload, selectinload
+
+from ...db.engine import Database
+from ...db.models import Delivery, Notification, Recipient, SandboxMessage
+
+PAGE_SIZE = 50
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class MessageFilters:
+    recipient: str = ""
+    category: str = ""
+    status: str = ""  # matches a notification when any of its deliveries has it
+
+    @property
+    def active(self) -> bool:
+        return bool(self.recipient or self.category or self.status)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Keyset position: the page holds notifications strictly older than this one."""
+
+    created_at: datetime
+    id: uuid.UUID
+
+    def encode(self) -> str:
+        return f"{(self.created_at - _EPOCH) // timedelta(microseconds=1)}_{self.id.hex}"
+
+    @classmethod
+    def decode(cls, raw: str | None) -> Cursor | None:
+        """None for a missing or mangled cursor: the page then starts from the newest."""
+        micros, _, hex_id = (raw or "").partition("_")
+        try:
+            return cls(_EPOCH + timedelta(microseconds=int(micros)), uuid.UUID(hex=hex_id))
+        except (ValueError, OverflowError):
+            return None
+
+
+async def recent_notifications(
+    database: Database, filters: MessageFilters, *, before: Cursor | None, limit: int
+) -> list[Notification]:
+    """Newest first, with deliveries (their attempts are not needed for a list)."""
+    query = (
+        select(Notification)
+        .options(selectinload(Notification.deliveries).options(raiseload(Delivery.attempts)))
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(limit)
+    )
+    if filters.recipient:
+        query = query.join(Recipient, Notification.recipient_id == Recipient.id).where(
+            Recipient.external_id == filters.recipient
+        )
+    if filters.category:
+        query = query.where(Notification.category == filters.category)
+    if filters.status:
+        query = query.where(Notification.deliveries.any(Delivery.status == filters.status))
+    if before is not None:
+        query = query.where(
+            or_(
+                Notification.created_at < before.created_at,
+                and_(Notification.created_at == before.created_at, Notification.id < before.id),
+            )
+        )
+    async with database.sessions() as session:
+        return list(await session.scalars(query))
+
+
+async def notification_by_id(database: Database, notification_id: uuid.UUID) -> Notification | None:
+    """One notification with its deliveries and their attempts (loaded eagerly by the models)."""
+    async with database.sessions() as session:
+        return await session.scalar(select(Notification).where(Notification.id == notification_id))
+
+
+async def captured_for(database: Database, notification_id: uuid.UUID) -> list[SandboxMessage]:
+    """What sandbox providers captured for one notification, in channel order."""
+    query = (
+        select(SandboxMessage)
+        .where(SandboxMessage.notification_id == notification_id)
+        .order_by(SandboxMessage.channel, SandboxMessage.id)
+    )
+    async with database.sessions() as session:
+        return list(await session.scalars(query))
