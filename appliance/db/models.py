@@ -7,7 +7,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, MetaData, String, Text, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from .types import UTCDateTime, utcnow
@@ -19,6 +31,9 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+#: The largest integer id either database stores; cursors beyond it are rejected, not overflowed.
+MAX_ROW_ID = 2**63 - 1
 
 # SQLite has no BIGINT autoincrement; INTEGER PRIMARY KEY is its rowid.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -101,7 +116,10 @@ class Delivery(Base):
     """One channel of one notification; its lease says who may work on it until when."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_status_lease", "status", "lease_expires_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_status_lease", "status", "lease_expires_at"),
+        Index("ix_deliveries_provider_message_id", "provider_message_id"),  # provider events find them by it
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     notification_id: Mapped[uuid.UUID] = mapped_column(
@@ -127,6 +145,7 @@ class Attempt(Base):
     """One provider call for one delivery."""
 
     __tablename__ = "attempts"
+    __table_args__ = (Index("ix_attempts_provider_started_at", "provider", "started_at"),)  # provider health
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     delivery_id: Mapped[uuid.UUID] = mapped_column(
@@ -151,6 +170,29 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     notification: Mapped[Notification] = relationship()
+
+
+class SuppressionReason(StrEnum):
+    HARD_BOUNCE = "hard_bounce"
+    COMPLAINT = "complaint"
+    INVALID = "invalid"  # the provider said the address can never receive
+    MANUAL = "manual"
+    UNSUBSCRIBE = "unsubscribe"
+
+
+class Suppression(Base):
+    """An address nothing is sent to any more, and why."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("channel", "address"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SandboxMessage(Base):

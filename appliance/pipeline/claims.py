@@ -11,6 +11,7 @@ from sqlalchemy import or_, select, update
 
 from ..db.engine import Database
 from ..db.models import Delivery, DeliveryStatus, Device, Notification, Recipient
+from . import suppression
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,12 @@ class Claimed:
     template: str
     data: dict[str, Any]
     recipient: RecipientView
+    suppressed: str | None = None  # why the address is suppressed, if it became so after planning
+
+    @property
+    def address(self) -> str | None:
+        """The recipient's own address on this channel (push and the rest have none)."""
+        return {"email": self.recipient.email, "sms": self.recipient.phone}.get(self.channel)
 
 
 def claimable(now: datetime) -> Any:
@@ -89,7 +96,10 @@ async def claim(
             if channel == "push"
             else []
         )
+        address = {"email": recipient.email, "sms": recipient.phone}.get(channel)
+        found = await suppression.reasons(session, [(channel, address)] if address else [])
         return Claimed(
+            suppressed=next(iter(found.values()), None),
             delivery_id=delivery_id,
             notification_id=notification_id,
             channel=channel,

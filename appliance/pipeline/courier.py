@@ -55,6 +55,14 @@ class Courier:
         if claimed is None:
             return  # settled already, or another worker holds a live lease: a duplicate message
         policy = self._policy(claimed.category)
+        if claimed.suppressed:
+            settlement = Settlement(
+                DeliveryStatus.SKIPPED, error=f"address is suppressed ({claimed.suppressed})"
+            )
+            await record(
+                self.database, claimed, settlement, [], now=self.clock(), queue_lease=delivery.queue_lease
+            )
+            return
         try:
             message = compose(claimed, self.catalog.templates)
         except RenderError as exc:

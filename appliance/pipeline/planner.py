@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from ..config.schema import Channel, Priority
 
@@ -15,6 +15,7 @@ class Reachability:
     has_email: bool
     has_phone: bool
     device_count: int
+    suppressed: Mapping[Channel, str] = field(default_factory=dict)  # channel -> why its address is
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ def unreachable_reason(channel: Channel, reach: Reachability) -> str | None:
         return "recipient has no phone number"
     if channel is Channel.PUSH and reach.device_count == 0:
         return "recipient has no registered push device"
+    if channel in reach.suppressed:
+        return f"address is suppressed ({reach.suppressed[channel]})"
     return None
 
 

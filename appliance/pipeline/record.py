@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.engine import Database
-from ..db.models import Attempt, Delivery, DeliveryStatus
+from ..db.models import Attempt, Delivery, DeliveryStatus, Device, SuppressionReason
+from ..providers.base import OutcomeKind
+from . import suppression
 from .claims import Claimed
 from .route import AttemptRecord
 from .settle import Settlement
@@ -54,4 +57,24 @@ async def record(
             update(Delivery)
             .where(Delivery.id == claimed.delivery_id, Delivery.status == DeliveryStatus.SENDING)
             .values(**values)
+        )
+        await _forget_dead_addresses(session, claimed, attempts)
+
+
+async def _forget_dead_addresses(
+    session: AsyncSession, claimed: Claimed, attempts: list[AttemptRecord]
+) -> None:
+    """A provider said this address or device can never receive: stop sending to it."""
+    gone_tokens = {token for attempt in attempts for token in attempt.outcome.invalid_tokens}
+    if gone_tokens:
+        await session.execute(delete(Device).where(Device.token.in_(gone_tokens)))
+    invalid = [a for a in attempts if a.outcome.kind is OutcomeKind.INVALID_RECIPIENT]
+    if invalid and claimed.address:
+        await suppression.suppress(
+            session,
+            claimed.channel,
+            claimed.address,
+            SuppressionReason.INVALID,
+            detail=invalid[-1].outcome.error,
+            source=f"provider:{invalid[-1].provider}",
         )

@@ -19,7 +19,7 @@ IN_FLIGHT = frozenset({S.QUEUED, S.SENDING})
 
 _ALLOWED: dict[S, frozenset[S]] = {
     S.QUEUED: frozenset({S.SENDING, S.SKIPPED, S.FAILED, S.DEAD}),
-    S.SENDING: frozenset({S.QUEUED, S.SENDING, S.SENT, S.FAILED, S.DEAD}),
+    S.SENDING: frozenset({S.QUEUED, S.SENDING, S.SENT, S.FAILED, S.DEAD, S.SKIPPED}),
     S.SENT: frozenset({S.DELIVERED, S.BOUNCED, S.COMPLAINED, S.FAILED}),
     S.DELIVERED: frozenset({S.BOUNCED, S.COMPLAINED}),
     S.BOUNCED: frozenset(),

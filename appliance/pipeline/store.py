@@ -7,6 +7,7 @@ id the database does not. A lost enqueue is repaired by the sweeper when the lea
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,6 +19,7 @@ from ..config.schema import Channel, Priority
 from ..db.engine import Database
 from ..db.models import Delivery, DeliveryStatus, Device, IdempotencyRecord, Notification, Recipient
 from ..errors import IdempotencyConflict, RequestRejected
+from . import suppression
 from .intake import Accepted
 from .planner import Reachability, plan
 
@@ -61,6 +63,7 @@ async def _store(
     replays = await _idempotency_records(session, items)
     recipients = await _resolve_recipients(session, items)
     devices = await _device_counts(session, [r.id for r in recipients.values() if r.id is not None])
+    suppressed = await suppression.reasons(session, _addresses(recipients.values()))
     results: list[StoreResult] = []
     for item in items:
         record = replays.get(item.idempotency_key) if item.idempotency_key else None
@@ -77,9 +80,13 @@ async def _store(
                 )
             )
             continue
-        notification, stored = _write(
-            session, item, recipient, devices.get(recipient.id, 0), source, now, queue_lease
+        reach = Reachability(
+            has_email=bool(recipient.email),
+            has_phone=bool(recipient.phone),
+            device_count=devices.get(recipient.id, 0),
+            suppressed=_suppressed_channels(recipient, suppressed),
         )
+        notification, stored = _write(session, item, recipient, reach, source, now, queue_lease)
         if item.idempotency_key:
             replays[item.idempotency_key] = IdempotencyRecord(
                 key=item.idempotency_key,
@@ -102,14 +109,11 @@ def _write(
     session: AsyncSession,
     item: Accepted,
     recipient: Recipient,
-    device_count: int,
+    reach: Reachability,
     source: str,
     now: datetime,
     queue_lease: timedelta,
 ) -> tuple[Notification, Stored]:
-    reach = Reachability(
-        has_email=bool(recipient.email), has_phone=bool(recipient.phone), device_count=device_count
-    )
     notification = Notification(
         id=uuid.uuid4(),
         recipient=recipient,
@@ -175,6 +179,24 @@ def apply_profile(recipient: Recipient, fields: dict[str, object]) -> None:
             recipient.attributes = {**(recipient.attributes or {}), **value}  # type: ignore[dict-item]
         else:
             setattr(recipient, name, value)
+
+
+def _addresses(recipients: Iterable[Recipient]) -> list[suppression.Key]:
+    return [
+        (channel.value, address)
+        for recipient in recipients
+        for channel, address in ((Channel.EMAIL, recipient.email), (Channel.SMS, recipient.phone))
+        if address
+    ]
+
+
+def _suppressed_channels(recipient: Recipient, found: dict[suppression.Key, str]) -> dict[Channel, str]:
+    addresses = {Channel.EMAIL: recipient.email, Channel.SMS: recipient.phone}
+    return {
+        channel: found[(channel.value, suppression.normalize(channel.value, address))]
+        for channel, address in addresses.items()
+        if address and (channel.value, suppression.normalize(channel.value, address)) in found
+    }
 
 
 async def _device_counts(session: AsyncSession, recipient_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

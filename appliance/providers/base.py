@@ -119,6 +119,7 @@ class Outcome:
     provider_message_id: str | None = None
     error: str | None = None
     retry_after: timedelta | None = None
+    invalid_tokens: tuple[str, ...] = ()  # push: device tokens the provider says are gone for good
 
     @classmethod
     def sent(cls, provider_message_id: str | None) -> Outcome:

@@ -5,13 +5,14 @@ The rule, shared by `fcm` and `apns`:
 - any other failure (auth, quota, outage, timeout) is the provider's, and would hit the next
   token too: stop there;
 - the message is sent if any token got it (the first success names it; dead tokens are listed
-  in the outcome's error so an operator can prune them); otherwise the provider's failure
+  in `invalid_tokens`, and the delivery engine removes those devices); otherwise the provider's failure
   decides; if every token is dead the recipient is invalid.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 
 from .base import Outcome, OutcomeKind
 
@@ -33,14 +34,19 @@ def combine(results: Sequence[tuple[str, Outcome]]) -> Outcome:
     if not results:
         return Outcome.invalid_recipient("the message has no device tokens")
     dead = [f"{short(token)} ({outcome.error})" for token, outcome in results if _is_dead(outcome)]
+    gone = tuple(token for token, outcome in results if _is_dead(outcome))
     sent = [outcome for _, outcome in results if outcome.kind is OutcomeKind.SENT]
     if sent:
         note = f"{len(dead)} of {len(results)} tokens are invalid: {'; '.join(dead)}" if dead else None
-        return Outcome(OutcomeKind.SENT, provider_message_id=sent[0].provider_message_id, error=note)
+        return Outcome(OutcomeKind.SENT, sent[0].provider_message_id, error=note, invalid_tokens=gone)
     last = results[-1][1]
     if not _is_dead(last):
-        return last
-    return Outcome.invalid_recipient(f"every device token is invalid: {'; '.join(dead)}")
+        return replace(last, invalid_tokens=gone)
+    return Outcome(
+        OutcomeKind.INVALID_RECIPIENT,
+        error=f"every device token is invalid: {'; '.join(dead)}",
+        invalid_tokens=gone,
+    )
 
 
 def short(token: str) -> str:

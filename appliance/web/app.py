@@ -17,6 +17,7 @@ from .api.notifications import NotificationsController
 from .api.operations import OperationsController
 from .api.recipients import RecipientsController
 from .api.sandbox import list_sandbox_messages
+from .api.suppressions import SuppressionsController
 from .auth import require_api_key
 from .problems import PROBLEM_HANDLERS
 from .services import Services
@@ -33,6 +34,7 @@ def create_app(settings: Settings, catalog: Catalog) -> Litestar:
             NotificationsController,
             RecipientsController,
             OperationsController,
+            SuppressionsController,
             list_sandbox_messages,
         ],
         guards=[require_api_key],

@@ -47,6 +47,15 @@ class SmtpSink:
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
+        self.reject_rcpt: str | None = None  # an SMTP reply to refuse every recipient with
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.reject_rcpt:
+            return self.reject_rcpt
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.messages.append(email.message_from_bytes(envelope.content))  # type: ignore[arg-type]

@@ -161,3 +161,60 @@ async def test_a_delivery_the_broker_never_got_is_sent_by_the_sweeper(
                 worker.stop()
     assert list(hook.received.values()) == [1]
     assert hook.bodies[0]["notification_id"] == str(stored.notification_id)
+
+
+async def test_an_address_the_relay_calls_unknown_is_suppressed_and_skipped_next_time(
+    client: AsyncTestClient, peers: SmtpSink, ports: dict[str, int]
+) -> None:
+    peers.reject_rcpt = "550 5.1.1 <gone@example.com>: Recipient address rejected: User unknown"
+    request = {
+        "to": {"id": f"r-{uuid.uuid4().hex[:8]}", "email": "Gone@Example.com", "attributes": {"name": "G"}},
+        "category": "mail",
+        "template": "receipt",
+        "data": {"n": 1},
+    }
+    first = await settled(
+        client, (await client.post("/v1/notifications", json=request, headers=AUTH)).json()["id"]
+    )
+    assert first["deliveries"][0]["status"] == "failed"
+    assert first["deliveries"][0]["attempts"][0]["outcome"] == "invalid_recipient"
+    listed = (await client.get("/v1/suppressions?channel=email", headers=AUTH)).json()
+    assert [(s["address"], s["reason"], s["source"]) for s in listed] == [
+        ("gone@example.com", "invalid", "provider:relay")
+    ]
+
+    second = await settled(
+        client, (await client.post("/v1/notifications", json=request, headers=AUTH)).json()["id"]
+    )
+    assert second["deliveries"][0]["status"] == "skipped"
+    assert second["deliveries"][0]["error"] == "address is suppressed (invalid)"
+
+    removed = await client.delete("/v1/suppressions/email/gone@example.com", headers=AUTH)
+    assert removed.status_code == 204
+    peers.reject_rcpt = None
+    third = await settled(
+        client, (await client.post("/v1/notifications", json=request, headers=AUTH)).json()["id"]
+    )
+    assert third["deliveries"][0]["status"] == "sent"
+
+
+async def test_a_manual_suppression_stops_delivery_even_after_planning(
+    client: AsyncTestClient, peers: SmtpSink
+) -> None:
+    added = await client.post(
+        "/v1/suppressions",
+        json={"channel": "email", "address": "ops@example.com", "detail": "asked by phone"},
+        headers=AUTH,
+    )
+    assert added.status_code == 201 and added.json()["reason"] == "manual"
+    request = {
+        "to": {"id": f"r-{uuid.uuid4().hex[:8]}", "email": "ops@example.com"},
+        "category": "mail",
+        "template": "receipt",
+        "data": {"n": 2},
+    }
+    body = await settled(
+        client, (await client.post("/v1/notifications", json=request, headers=AUTH)).json()["id"]
+    )
+    assert body["deliveries"][0]["status"] == "skipped"
+    assert peers.messages == []

@@ -8,7 +8,7 @@ from litestar import get
 from litestar.params import Parameter
 from sqlalchemy import select
 
-from ...db.models import SandboxMessage
+from ...db.models import MAX_ROW_ID, SandboxMessage
 from ..services import Services, ServicesDep
 from .schemas import SandboxMessageOut, SandboxPage
 
@@ -31,7 +31,7 @@ async def list_sandbox_messages(
     limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
     channel: Annotated[str | None, Parameter(pattern=r"^(email|sms|push|in_app|webhook)$")] = None,
     before: Annotated[
-        int | None, Parameter(ge=1, description="page: only messages with a smaller id")
+        int | None, Parameter(ge=1, le=MAX_ROW_ID, description="page: only messages with a smaller id")
     ] = None,
 ) -> SandboxPage:
     rows = await latest_sandbox_messages(services, limit=limit, channel=channel, before=before)

@@ -17,7 +17,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, Parameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from ...db.models import DeliveryStatus
+from ...db.models import MAX_ROW_ID, DeliveryStatus
 from ..api.sandbox import latest_sandbox_messages
 from ..services import Services
 from .auth import DEFAULT_NEXT, PUBLIC, Operator, check_credentials, safe_next
@@ -144,7 +144,7 @@ async def sandbox(
     request: AnyRequest,
     services: ServicesDep,
     channel: Annotated[str, Parameter(pattern=r"^(|email|sms|push|in_app|webhook)$")] = "",
-    before: Annotated[int | None, Parameter(ge=1)] = None,
+    before: Annotated[int | None, Parameter(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Template:
     rows = await latest_sandbox_messages(
         services, limit=PAGE_SIZE + 1, channel=channel or None, before=before

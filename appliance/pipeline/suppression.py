@@ -1,0 +1,66 @@
+"""The suppression list: addresses nothing goes to any more (hard bounces, complaints,
+addresses a provider called invalid, manual entries), checked when planning and when sending."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..config.schema import Channel
+from ..db.models import Suppression, SuppressionReason
+
+#: Channels whose address is the recipient's own (push tokens are pruned instead; see record.py).
+ADDRESSED = frozenset({Channel.EMAIL, Channel.SMS})
+
+Key = tuple[str, str]
+
+
+def normalize(channel: str, address: str) -> str:
+    """Emails compare case-insensitively in practice; phone numbers are already E.164."""
+    address = address.strip()
+    return address.lower() if channel == Channel.EMAIL else address
+
+
+async def reasons(session: AsyncSession, keys: Iterable[Key]) -> dict[Key, str]:
+    """(channel, address) -> why it is suppressed, for those that are."""
+    wanted = {(channel, normalize(channel, address)) for channel, address in keys}
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Suppression.channel, Suppression.address, Suppression.reason).where(
+            tuple_(Suppression.channel, Suppression.address).in_(list(wanted))
+        )
+    )
+    return {(channel, address): reason for channel, address, reason in rows}
+
+
+async def suppress(
+    session: AsyncSession,
+    channel: str,
+    address: str,
+    reason: SuppressionReason,
+    *,
+    detail: str | None,
+    source: str,
+) -> None:
+    """Add the address; an address already suppressed keeps its first reason."""
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    await session.execute(
+        dialect.insert(Suppression)
+        .values(
+            channel=channel, address=normalize(channel, address), reason=reason, detail=detail, source=source
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def unsuppress(session: AsyncSession, channel: str, address: str) -> bool:
+    result = await session.execute(
+        delete(Suppression).where(
+            Suppression.channel == channel, Suppression.address == normalize(channel, address)
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
