@@ -453,9 +453,12 @@ def test_combine_prefers_a_success_and_otherwise_the_provider_failure() -> None:
     dead = Outcome.invalid_recipient("Unregistered")
     down = Outcome.retryable("HTTP 503")
 
-    assert combine([("a" * 20, dead), ("b" * 20, Outcome.sent("m-2"))]).provider_message_id == "m-2"
-    assert combine([("a" * 20, dead), ("b" * 20, down)]) == down
-    assert combine([("a" * 20, dead)]).kind is OutcomeKind.INVALID_RECIPIENT
+    sent = combine([("a" * 20, dead), ("b" * 20, Outcome.sent("m-2"))])
+    assert (sent.kind, sent.provider_message_id, sent.invalid_tokens) == (OutcomeKind.SENT, "m-2", ("a" * 20,))
+    failed = combine([("a" * 20, dead), ("b" * 20, down)])
+    assert (failed.kind, failed.error, failed.invalid_tokens) == (down.kind, down.error, ("a" * 20,))
+    gone = combine([("a" * 20, dead)])
+    assert (gone.kind, gone.invalid_tokens) == (OutcomeKind.INVALID_RECIPIENT, ("a" * 20,))
 
 
 # --- Twilio ------------------------------------------------------------------------------
