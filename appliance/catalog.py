@@ -9,12 +9,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from .config.loader import LoadedConfig, load_config
-from .config.schema import CategoryConfig, Channel, ClarionConfig
-from .errors import ConfigError, NotFound, RequestRejected
+from .config.schema import CategoryConfig, Channel, ClarionConfig, TemplateConfig
+from .errors import NotFound, RequestRejected
 from .providers.registry import ProviderRegistry
-from .rendering import TemplateCatalog
+from .rendering import KeyedProblem, TemplateCatalog
 from .security.apikeys import digest
 
 
@@ -65,12 +69,24 @@ def load_catalog(
 ) -> Catalog:
     """Load, validate and compile a config file; raises ConfigError listing every problem."""
     registry = registry or ProviderRegistry()
-    loaded = load_config(path, registry.types(), environ)
-    templates, problems = TemplateCatalog.compile(loaded.config.templates, loaded.directory)
-    if problems:
-        raise ConfigError([loaded.problem(key_path, message) for key_path, message in problems])
+    directory = Path(path).resolve().parent
+    compiled: list[TemplateCatalog] = []
+
+    def compile_templates(data: dict[str, Any]) -> list[KeyedProblem]:
+        try:
+            templates = _TEMPLATES.validate_python(data.get("templates") or {})
+        except ValidationError:
+            return []  # the schema pass reports these, located
+        catalog, problems = TemplateCatalog.compile(templates, directory)
+        compiled.append(catalog)
+        return problems
+
+    loaded = load_config(path, registry.types(), environ, extra_checks=[compile_templates])
     digests = {
         (key.key_sha256 or digest(key.key.get_secret_value())): key.name  # type: ignore[union-attr]
         for key in loaded.config.api_keys
     }
-    return Catalog(loaded=loaded, templates=templates, registry=registry, api_key_digests=digests)
+    return Catalog(loaded=loaded, templates=compiled[0], registry=registry, api_key_digests=digests)
+
+
+_TEMPLATES = TypeAdapter(dict[str, TemplateConfig])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
@@ -19,6 +19,7 @@ from .yamlnodes import LocatedDocument, Path, load_located
 
 #: provider type name -> (options model, channels it can serve); supplied by the provider registry.
 ProviderTypes = Mapping[str, "ProviderType"]
+ExtraCheck = Callable[[dict[str, Any]], Iterable[tuple[Path, str]]]
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,10 @@ def load_config(
     path: str | os.PathLike[str],
     provider_types: ProviderTypes,
     environ: Mapping[str, str] | None = None,
+    extra_checks: Sequence[ExtraCheck] = (),
 ) -> LoadedConfig:
+    """`extra_checks` see the interpolated document even when parts of it are invalid and
+    return (key path, message) pairs; the catalog uses one to compile templates in the same pass."""
     file = FsPath(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -85,9 +89,8 @@ def load_config(
         line = mark.line + 1 if mark else None
         raise ConfigError([ConfigProblem(str(file), line, "", f"invalid YAML: {exc}")]) from exc
     collector = _Collector(str(file), document)
-    config, options = _validate(
-        document, collector, provider_types, os.environ if environ is None else environ
-    )
+    environ = os.environ if environ is None else environ
+    config, options = _validate(document, collector, provider_types, environ, extra_checks)
     if collector.problems or config is None:
         raise ConfigError(sorted(collector.problems, key=lambda p: (p.line or 0, p.path)))
     return LoadedConfig(config=config, path=file, provider_options=options, document=document)
@@ -98,6 +101,7 @@ def _validate(
     collector: _Collector,
     provider_types: ProviderTypes,
     environ: Mapping[str, str],
+    extra_checks: Sequence[ExtraCheck],
 ) -> tuple[ClarionConfig | None, dict[str, BaseModel]]:
     for path, _line in document.duplicate_keys:
         collector.add(path, "key appears twice; YAML would silently keep only the last one")
@@ -114,8 +118,10 @@ def _validate(
         collector.add_validation(exc)
         config = None
     options = _validate_provider_options(data.get("providers"), collector, provider_types)
-    if config is not None:
-        for ref_path, message in check_references(config, provider_types):
+    for ref_path, message in check_references(data, provider_types):
+        collector.add(ref_path, message)
+    for check in extra_checks:
+        for ref_path, message in check(data):
             collector.add(ref_path, message)
     return config, options
 

@@ -1,46 +1,74 @@
-"""Checks that span sections: names that must point at something declared elsewhere."""
+"""Checks that span sections: names that must point at something declared elsewhere.
+
+They read the raw document, defensively, so they run even when another part of the file is
+invalid: the operator sees every problem in one pass, not one layer of them per attempt.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .schema import ClarionConfig
+from .schema import Channel
 from .yamlnodes import Path
 
 if TYPE_CHECKING:
     from .loader import ProviderType
 
+_CHANNEL_NAMES = frozenset(channel.value for channel in Channel)
+
+
+def _mapping(value: Any) -> dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _names(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
 
 def check_references(
-    config: ClarionConfig, provider_types: Mapping[str, ProviderType]
+    data: Mapping[str, Any], provider_types: Mapping[str, ProviderType]
 ) -> Iterator[tuple[Path, str]]:
-    for channel, channel_config in config.channels.items():
-        for index, name in enumerate(channel_config.providers):
-            path: Path = ("channels", channel.value, "providers", index)
-            provider = config.providers.get(name)
-            if provider is None:
+    providers, channels = _mapping(data.get("providers")), _mapping(data.get("channels"))
+    yield from _channel_providers(channels, providers, provider_types)
+    yield from _category_channels(_mapping(data.get("categories")), channels)
+    yield from _template_content(_mapping(data.get("templates")), channels)
+    yield from _api_key_names(_names(data.get("api_keys")))
+
+
+def _channel_providers(
+    channels: dict[Any, Any], providers: dict[Any, Any], provider_types: Mapping[str, ProviderType]
+) -> Iterator[tuple[Path, str]]:
+    for channel, spec in channels.items():
+        for index, name in enumerate(_names(_mapping(spec).get("providers"))):
+            path: Path = ("channels", channel, "providers", index)
+            if name not in providers:
                 yield path, f'provider "{name}" is not declared under `providers`'
                 continue
-            kind = provider_types.get(provider.type)
-            if kind is not None and channel.value not in kind.channels:
+            kind = provider_types.get(_mapping(providers[name]).get("type"))
+            if kind is not None and channel in _CHANNEL_NAMES and channel not in kind.channels:
                 served = ", ".join(sorted(kind.channels))
-                yield (
-                    path,
-                    f'provider "{name}" (type {provider.type}) cannot send {channel.value}; '
-                    f"it serves: {served}",
-                )
-    for name, category in config.categories.items():
-        for index, channel in enumerate(category.channels):
-            if channel not in config.channels:
+                yield path, f'provider "{name}" cannot send {channel}; its type serves: {served}'
+
+
+def _category_channels(categories: dict[Any, Any], channels: dict[Any, Any]) -> Iterator[tuple[Path, str]]:
+    for name, spec in categories.items():
+        for index, channel in enumerate(_names(_mapping(spec).get("channels"))):
+            if channel in _CHANNEL_NAMES and channel not in channels:
                 yield (
                     ("categories", name, "channels", index),
-                    (f'channel "{channel.value}" has no providers: declare it under `channels`'),
+                    (f'channel "{channel}" has no providers: declare it under `channels`'),
                 )
-    for name, template in config.templates.items():
-        if not any(template.part(channel) for channel in config.channels):
+
+
+def _template_content(templates: dict[Any, Any], channels: dict[Any, Any]) -> Iterator[tuple[Path, str]]:
+    for name, spec in templates.items():
+        if not any(channel in _mapping(spec) for channel in channels):
             yield ("templates", name), "a template needs content for at least one declared channel"
-    names = [key.name for key in config.api_keys]
-    for index, key in enumerate(config.api_keys):
-        if names.count(key.name) > 1:
-            yield ("api_keys", index, "name"), f'api key name "{key.name}" is used more than once'
+
+
+def _api_key_names(keys: list[Any]) -> Iterator[tuple[Path, str]]:
+    names = [_mapping(key).get("name") for key in keys]
+    for index, name in enumerate(names):
+        if name is not None and names.count(name) > 1:
+            yield ("api_keys", index, "name"), f'api key name "{name}" is used more than once'

@@ -77,7 +77,7 @@ templates:
     found = problems(write(tmp_path, text))
     assert any(':3: channels.email.providers.1: provider "ghost" is not declared' in p for p in found)
     assert any(
-        ':4: channels.sms.providers.0: provider "mail" (type smtp) cannot send sms' in p for p in found
+        ':4: channels.sms.providers.0: provider "mail" cannot send sms; its type serves: email' in p for p in found
     )
     assert any(':8: categories.news.channels.1: channel "push" has no providers' in p for p in found)
     assert any(
@@ -146,3 +146,19 @@ def test_config_check_command_exits_1_and_prints_every_problem(tmp_path: Path) -
     )
     assert ok.returncode == 0, ok.stderr
     assert "valid" in ok.stdout
+
+
+def test_schema_reference_and_template_mistakes_come_in_one_report(tmp_path: Path) -> None:
+    text = """\
+server: {secret_key: short}
+channels: {email: {providers: [ghost]}}
+providers: {}
+categories: {news: {channels: [email, sms]}}
+templates:
+  hi: {email: {subject: "{{ oops ", text: hi}}
+"""
+    found = problems(write(tmp_path, text))
+    assert any(":1: server.secret_key:" in p for p in found)  # schema
+    assert any(':2: channels.email.providers.0: provider "ghost" is not declared' in p for p in found)  # reference
+    assert any(':4: categories.news.channels.1: channel "sms" has no providers' in p for p in found)  # reference
+    assert any(":6: templates.hi.email.subject: template syntax error" in p for p in found)  # template
