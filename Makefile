@@ -21,6 +21,8 @@ $(VENV)/.dev: $(VENV)/.runtime requirements/dev.txt
 	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
 	touch $@
 
+# Links in pages and messages point at the address actually served (`make run PORT=8010`).
+run: export CLARION_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: $(VENV)/.runtime
 	$(BIN)/clarion db upgrade
 	$(BIN)/clarion serve --config $(CONFIG) --host $(HOST) --port $(PORT) --no-migrate
@@ -32,9 +34,11 @@ test: $(VENV)/.dev services
 services:
 	@scripts/ensure-services
 
+LINTED := appliance tests $(wildcard plugins bench)
+
 lint: $(VENV)/.dev
-	$(BIN)/ruff check appliance tests plugins bench
-	$(BIN)/ruff format --check appliance tests plugins bench
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 # Regenerate the lock files after changing dependencies in pyproject.toml.
 lock:

@@ -4,6 +4,7 @@ ClarionError
 ├── ConfigError          the operator YAML is invalid (carries every problem found)
 ├── NotFound             a recipient, notification or device does not exist
 ├── RequestRejected      a request is well-formed but cannot be accepted (field + reason)
+│   ├── InvalidRequest       a field has the wrong shape or type
 │   └── IdempotencyConflict  an Idempotency-Key was reused with a different body
 └── RenderError          a template could not be rendered for a delivery (permanent)
 
@@ -50,11 +51,16 @@ class RequestRejected(ClarionError):
     """The request names something the loaded config or the database cannot serve."""
 
     status_code = 422
+    title = "Request rejected"
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}")
+
+
+class InvalidRequest(RequestRejected):
+    title = "Invalid request"
 
 
 class IdempotencyConflict(RequestRejected):

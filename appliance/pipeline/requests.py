@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from ..errors import RequestRejected
+from ..errors import InvalidRequest, RequestRejected
 
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"^[^\s/]+$")]
 Email = Annotated[str, msgspec.Meta(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -66,6 +66,15 @@ class DeviceIn(msgspec.Struct, forbid_unknown_fields=True):
     token: Annotated[str, msgspec.Meta(min_length=8, max_length=4096)]
 
 
+# What a pattern mismatch means, per field, in words rather than a regular expression.
+_PATTERN_HINTS = {
+    "id": "must be 1-255 characters without spaces or slashes",
+    "email": "must be an email address such as alice@example.com",
+    "phone": "must be an E.164 phone number such as +14155550100",
+    "locale": "must be a language tag such as fr or fr-CA",
+    "platform": "must be one of fcm, apns or webpush",
+}
+
 _AT_PATH = re.compile(r" - at `\$\.?([^`]*)`")
 _NAMED_FIELD = re.compile(r"field `([^`]+)`")
 
@@ -76,7 +85,7 @@ def decode_item(raw: Any, kind: type[msgspec.Struct], prefix: str = "") -> Any:
         return msgspec.convert(raw, kind)
     except msgspec.ValidationError as exc:
         field, message = msgspec_field(str(exc))
-        raise RequestRejected(f"{prefix}{field}".rstrip(".") or "body", message) from None
+        raise InvalidRequest(f"{prefix}{field}".rstrip(".") or "body", message) from None
 
 
 def msgspec_field(message: str, at: str = "") -> tuple[str, str]:
@@ -90,4 +99,7 @@ def msgspec_field(message: str, at: str = "") -> tuple[str, str]:
     named = _NAMED_FIELD.search(text)
     if named and ("missing" in text or "unknown" in text):
         path = f"{path}.{named.group(1)}" if path else named.group(1)
+    hint = _PATTERN_HINTS.get(path.rsplit(".", 1)[-1])
+    if hint and "matching regex" in text:
+        text = hint
     return path, text

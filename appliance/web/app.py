@@ -25,6 +25,14 @@ from .ui.routes import ui_app_options, ui_plugins, ui_router
 
 VERSION = "0.1.0"
 
+# Served from our own static files: an appliance may have no route to a CDN.
+_SWAGGER_ASSETS = "/ui/static/vendor/swagger-ui"
+SWAGGER = SwaggerRenderPlugin(
+    js_url=f"{_SWAGGER_ASSETS}/swagger-ui-bundle.js",
+    css_url=f"{_SWAGGER_ASSETS}/swagger-ui.css",
+    standalone_preset_js_url=f"{_SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+)
+
 
 def create_app(settings: Settings, catalog: Catalog) -> Litestar:
     services = Services(settings=settings, catalog=catalog, runtime=WorkerRuntime(settings, catalog))
@@ -54,7 +62,7 @@ def create_app(settings: Settings, catalog: Catalog) -> Litestar:
             version=VERSION,
             description="Send notifications through the channels, providers and templates of your YAML.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[SWAGGER],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", description="an API key")

@@ -44,9 +44,7 @@ def field_error(field: str, message: str) -> dict[str, str]:
 
 
 def rejected_problem(exc: RequestRejected) -> ProblemDetailsException:
-    return problem(
-        exc.status_code, "Request rejected", exc.message, errors=[field_error(exc.field, exc.message)]
-    )
+    return problem(exc.status_code, exc.title, exc.message, errors=[field_error(exc.field, exc.message)])
 
 
 def rejected_body(exc: RequestRejected) -> dict[str, Any]:
