@@ -67,8 +67,12 @@ def load_catalog(
     registry: ProviderRegistry | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Catalog:
-    """Load, validate and compile a config file; raises ConfigError listing every problem."""
-    registry = registry or ProviderRegistry()
+    """Load, validate and compile a config file; raises ConfigError listing every problem.
+
+    Without a `registry`, the provider types are the built-ins plus the plugins
+    (`CLARION_PLUGINS_DIR`, read from `environ`, else `plugins/`; and `clarion.providers` entry points).
+    """
+    registry = registry or ProviderRegistry.with_plugins(environ=environ)
     directory = Path(path).resolve().parent
     compiled: list[TemplateCatalog] = []
 

@@ -159,6 +159,22 @@ class Attempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class DeliveryEvent(Base):
+    """What a provider reported about a delivery (delivered, bounced, ...), as its webhook said."""
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    occurred_at: Mapped[datetime]
+    detail: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class IdempotencyRecord(Base):
     """The first answer given for an Idempotency-Key, replayed for every repeat."""
 

@@ -7,7 +7,9 @@ from collections.abc import Iterable
 
 import dramatiq
 
-from ..queueing.actors import DeliveryActors
+from ..config.schema import Channel, Priority
+from ..queueing.actors import DeliveryActors, queue_name
+from ..queueing.broker import queue_depth
 from .store import Dispatch
 
 log = logging.getLogger(__name__)
@@ -29,3 +31,7 @@ class Dispatcher:
                 log.exception("could not enqueue delivery %s; the sweeper will retry it", item.delivery_id)
                 refused.append(item)
         return refused
+
+    def waiting(self, channel: Channel, priority: Priority) -> int:
+        """How many messages the broker still holds for this queue."""
+        return queue_depth(self.broker, queue_name(channel, priority))

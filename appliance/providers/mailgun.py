@@ -3,18 +3,26 @@
 The request is a multipart form: from, to, subject, text, html, `h:<Header>` for extra headers
 and `v:<name>` for variables Mailgun carries into its events (`user-variables`). A domain lives
 in one region: EU domains are served by https://api.eu.mailgun.net only.
+
+Events: a webhook POSTs `{"signature": {"timestamp", "token", "signature"}, "event-data": {...}}`;
+the signature is hex HMAC-SHA256(webhook_signing_key, timestamp + token). A token is accepted
+once per process, and only within ten minutes of its timestamp.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
-from typing import ClassVar
+import time
+from collections import OrderedDict
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import aiohttp
 from pydantic import Field
 
-from .base import EmailMessage, Message, Outcome, ProviderOptions
+from .base import EmailMessage, Message, Outcome, ProviderContext, ProviderOptions
 from .email_address import (
     BaseUrl,
     EmailApiOptions,
@@ -27,6 +35,18 @@ from .email_address import (
     recipient,
     redacted,
 )
+from .events import (
+    MAX_SIGNATURE_AGE,
+    EventKind,
+    EventsNotConfigured,
+    InboundRequest,
+    ProviderEvent,
+    SignatureInvalid,
+    check_fresh,
+    event_time,
+    text,
+    unix_time,
+)
 from .http import HttpProvider, common_outcome, join_url
 
 # "'to' parameter is not a valid address. please check documentation" (quotes vary by version).
@@ -37,6 +57,7 @@ class MailgunOptions(EmailApiOptions):
     api_key: Secret
     domain: str = Field(pattern=r"^[A-Za-z0-9.-]+$")
     base_url: BaseUrl = "https://api.mailgun.net"
+    webhook_signing_key: Secret | None = None
 
 
 class MailgunProvider(HttpProvider):
@@ -45,6 +66,10 @@ class MailgunProvider(HttpProvider):
     Options: ClassVar[type[ProviderOptions]] = MailgunOptions
 
     options: MailgunOptions
+
+    def __init__(self, context: ProviderContext, options: ProviderOptions) -> None:
+        super().__init__(context, options)
+        self._tokens = SeenTokens()
 
     async def send(self, message: Message) -> Outcome:
         email = as_email(message, self.type_name)
@@ -60,6 +85,82 @@ class MailgunProvider(HttpProvider):
                 return await classify(response, options)
 
         return redacted(await self.exchange(post, what="Mailgun"), options.api_key)
+
+    async def parse_events(self, request: InboundRequest) -> list[ProviderEvent]:
+        key = self.options.webhook_signing_key
+        if key is None:
+            raise EventsNotConfigured(
+                f"set webhook_signing_key on provider {self.name}: Mailgun's HTTP webhook signing key"
+            )
+        payload = request.json()
+        if not isinstance(payload, dict):
+            raise SignatureInvalid("a Mailgun webhook body is a JSON object")
+        verify_signature(payload.get("signature"), key.get_secret_value(), self._tokens)
+        data = payload.get("event-data")
+        event = event_of(data) if isinstance(data, dict) else None
+        return [event] if event else []
+
+
+class SeenTokens:
+    """Tokens accepted in the last MAX_SIGNATURE_AGE (bounded): a replayed one is refused."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._limit = limit
+
+    def first_use(self, token: str) -> bool:
+        now = time.monotonic()
+        while self._seen and (
+            next(iter(self._seen.values())) < now - MAX_SIGNATURE_AGE.total_seconds()
+            or len(self._seen) >= self._limit
+        ):
+            self._seen.popitem(last=False)
+        if token in self._seen:
+            return False
+        self._seen[token] = now
+        return True
+
+
+def verify_signature(signature: Any, key: str, tokens: SeenTokens) -> None:
+    if not isinstance(signature, dict):
+        raise SignatureInvalid("the Mailgun webhook has no signature object")
+    timestamp, token, given = (str(signature.get(name, "")) for name in ("timestamp", "token", "signature"))
+    if not timestamp or not token or not given:
+        raise SignatureInvalid("the Mailgun signature needs timestamp, token and signature")
+    check_fresh(unix_time(timestamp))
+    expected = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, given.lower()):
+        raise SignatureInvalid("the Mailgun webhook signature does not match")
+    if not tokens.first_use(token):
+        raise SignatureInvalid("this Mailgun webhook token was already used; replay refused")
+
+
+def event_of(data: dict[str, Any]) -> ProviderEvent | None:
+    """One Mailgun event; None for those that change nothing (accepted, opened, temporary failures)."""
+    name, severity, reason = data.get("event"), data.get("severity"), data.get("reason")
+    if name == "delivered":
+        kind, hard = EventKind.DELIVERED, False
+    elif name == "complained":
+        kind, hard = EventKind.COMPLAINED, False
+    elif name == "failed" and severity == "permanent":
+        bounced = reason in ("bounce", "suppress-bounce")
+        kind, hard = (EventKind.BOUNCED, True) if bounced else (EventKind.FAILED, False)
+    else:
+        return None  # a temporary failure is retried by Mailgun
+    variables = data.get("user-variables") if isinstance(data.get("user-variables"), dict) else {}
+    message = data.get("message") if isinstance(data.get("message"), dict) else {}
+    headers = message.get("headers") if isinstance(message.get("headers"), dict) else {}
+    message_id = str(headers.get("message-id") or "").strip("<>")
+    status = data.get("delivery-status") if isinstance(data.get("delivery-status"), dict) else {}
+    return ProviderEvent(
+        kind=kind,
+        occurred_at=event_time(data.get("timestamp")),
+        delivery_id=text(variables.get("clarion_delivery_id"), 64),
+        provider_message_id=f"<{message_id}>" if message_id else None,  # the send API's form
+        address=text(data.get("recipient"), 320),
+        hard=hard,
+        detail=text(status.get("description") or status.get("message") or reason),
+    )
 
 
 def message_form(message: EmailMessage, options: MailgunOptions) -> aiohttp.FormData:

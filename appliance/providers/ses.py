@@ -3,6 +3,10 @@
 Each request is signed with AWS Signature Version 4 by botocore's own signer, then sent through
 the pooled aiohttp session. Errors name their type in the `x-amzn-ErrorType` header (or the
 body's `__type`), e.g. "MessageRejected:http://internal.amazon.com/coral/com.amazonaws.sesv2/".
+
+Events: a configuration set publishes Delivery, Bounce and Complaint events to an SNS topic whose
+HTTPS subscription is Clarion's webhook. Each SNS message is verified (sns.py) and must come from
+one of `sns_topic_arns`; our EmailTags come back in `mail.tags`.
 """
 
 from __future__ import annotations
@@ -10,15 +14,16 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import aiohttp
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from .base import EmailMessage, Message, Outcome, ProviderOptions
+from . import sns
+from .base import EmailMessage, Message, Outcome, ProviderContext, ProviderOptions
 from .email_address import (
     BaseUrl,
     EmailApiOptions,
@@ -31,6 +36,15 @@ from .email_address import (
     recipient,
     redacted,
     split_reply_to,
+)
+from .events import (
+    EventKind,
+    EventsNotConfigured,
+    InboundRequest,
+    ProviderEvent,
+    SignatureInvalid,
+    iso_time,
+    text,
 )
 from .http import HttpProvider, common_outcome, join_url, parse_retry_after
 
@@ -54,6 +68,14 @@ _BAD_ADDRESS = re.compile(
 _NOT_TAG_CHARACTER = re.compile(r"[^A-Za-z0-9_-]")
 
 
+def _regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"is not a regular expression: {exc}") from exc
+    return pattern
+
+
 class SesOptions(EmailApiOptions):
     region: str = Field(pattern=r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
     access_key_id: str = Field(min_length=1)
@@ -61,6 +83,9 @@ class SesOptions(EmailApiOptions):
     session_token: Secret | None = None
     configuration_set: str | None = None
     base_url: BaseUrl | None = None  # https://email.<region>.amazonaws.com
+    sns_topic_arns: tuple[Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sns:")], ...] = ()
+    sns_certificate_host_pattern: Annotated[str, AfterValidator(_regex)] = sns.DEFAULT_HOST_PATTERN
+    sns_ca_file: str | None = None  # CA bundle to trust for SigningCertURL (tests); default: the system's
 
     @property
     def endpoint(self) -> str:
@@ -73,6 +98,10 @@ class SesProvider(HttpProvider):
     Options: ClassVar[type[ProviderOptions]] = SesOptions
 
     options: SesOptions
+
+    def __init__(self, context: ProviderContext, options: ProviderOptions) -> None:
+        super().__init__(context, options)
+        self._certificates: sns.Certificates | None = None
 
     async def send(self, message: Message) -> Outcome:
         email = as_email(message, self.type_name)
@@ -89,6 +118,36 @@ class SesProvider(HttpProvider):
         options = self.options
         outcome = await self.exchange(post, what="SES")
         return redacted(outcome, options.secret_access_key, options.session_token)
+
+    async def parse_events(self, request: InboundRequest) -> list[ProviderEvent]:
+        options = self.options
+        if not options.sns_topic_arns:
+            raise EventsNotConfigured(
+                f"set sns_topic_arns on provider {self.name}: the SNS topic(s) its configuration set "
+                "publishes events to"
+            )
+        message = request.json()
+        if not isinstance(message, dict) or message.get("TopicArn") not in options.sns_topic_arns:
+            raise SignatureInvalid("the SNS message is not from a topic in sns_topic_arns")
+        if self._certificates is None:
+            self._certificates = sns.Certificates(
+                timeout_s=self.context.timeout.total_seconds(), ca_file=options.sns_ca_file
+            )
+        pattern = options.sns_certificate_host_pattern
+        await sns.verify(message, host_pattern=pattern, certificates=self._certificates)
+        if message["Type"] == "SubscriptionConfirmation":
+            url = sns.check_url(message.get("SubscribeURL"), pattern, what="SubscribeURL")
+            status = await self._certificates.get(url)
+            if status != 200:
+                raise SignatureInvalid(f"confirming the SNS subscription answered HTTP {status}")
+            return []
+        if message["Type"] != "Notification":
+            return []
+        try:
+            event = json.loads(str(message.get("Message")))
+        except ValueError:
+            return []  # a test notification from the console, say
+        return events_of(event) if isinstance(event, dict) else []
 
     def signed_headers(self, url: str, body: bytes) -> dict[str, str]:
         """Content-Type, X-Amz-Date, X-Amz-Security-Token (with a session token) and Authorization."""
@@ -154,6 +213,54 @@ async def classify(response: aiohttp.ClientResponse) -> Outcome:
             "key may call ses:SendEmail"
         )
     return common_outcome(response, error) or Outcome.permanent(error)
+
+
+def events_of(event: dict[str, Any]) -> list[ProviderEvent]:
+    """An SES event (event publishing's eventType, or an identity's notificationType): one per address."""
+    name = event.get("eventType") or event.get("notificationType")
+    mail = event.get("mail") if isinstance(event.get("mail"), dict) else {}
+    tags = mail.get("tags") if isinstance(mail.get("tags"), dict) else {}
+    delivery_ids = tags.get("clarion_delivery_id") or [None]
+
+    def one(
+        kind: EventKind, section: dict[str, Any], address: Any, detail: Any, *, hard: bool = False
+    ) -> ProviderEvent:
+        return ProviderEvent(
+            kind=kind,
+            occurred_at=iso_time(section.get("timestamp") or mail.get("timestamp")),
+            delivery_id=text(delivery_ids[0], 64),
+            provider_message_id=text(mail.get("messageId"), 255),
+            address=text(address, 320),
+            hard=hard,
+            detail=text(detail),
+        )
+
+    section = event.get(str(name).lower()) if name else None
+    section = section if isinstance(section, dict) else {}
+    if name == "Bounce":
+        hard = section.get("bounceType") == "Permanent"
+        return [
+            one(EventKind.BOUNCED, section, r.get("emailAddress"), r.get("diagnosticCode"), hard=hard)
+            for r in section.get("bouncedRecipients") or []
+            if isinstance(r, dict)
+        ]
+    if name == "Complaint":
+        feedback = section.get("complaintFeedbackType")
+        return [
+            one(EventKind.COMPLAINED, section, r.get("emailAddress"), feedback)
+            for r in section.get("complainedRecipients") or []
+            if isinstance(r, dict)
+        ]
+    if name == "Delivery":
+        response = section.get("smtpResponse")
+        return [
+            one(EventKind.DELIVERED, section, address, response)
+            for address in section.get("recipients") or []
+        ]
+    if name in ("Reject", "Rendering Failure"):
+        reason = section.get("reason") or section.get("errorMessage") or name
+        return [one(EventKind.FAILED, section, None, reason)]
+    return []
 
 
 def error_type(header: str | None, answer: dict[str, Any]) -> str | None:

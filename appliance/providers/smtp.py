@@ -2,6 +2,9 @@
 
 One connection per send: it keeps the provider stateless, and a relay that drops idle
 connections can never leave us holding a dead one.
+
+With a `dkim:` block, each message is DKIM-signed (dkimpy, rsa-sha256, relaxed/relaxed) before it
+is submitted, for relays that do not sign for you.
 """
 
 from __future__ import annotations
@@ -9,12 +12,16 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
+from email import policy
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate, getaddresses, make_msgid
+from pathlib import Path
 from typing import ClassVar, Literal
 
 import aiosmtplib
-from pydantic import ConfigDict, Field, SecretStr, model_validator
+import dkim
+import dkim.crypto
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from .base import EmailMessage, Message, Outcome, Provider, ProviderOptions
 
@@ -24,10 +31,80 @@ _STRUCTURAL_HEADERS = frozenset({"content-type", "content-transfer-encoding", "m
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
 # RFC 3463 enhanced status codes: class 5, subject 1 means "bad destination address".
 _BAD_ADDRESS = re.compile(r"^\s*5\.1\.\d{1,3}\b")
+# The headers a DKIM signature covers unless configured: what a reader sees and what unsubscribes.
+# One absent when signing (Reply-To, say) is signed as absent, so it cannot be added later either.
+DKIM_HEADERS = (
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Reply-To",
+    "MIME-Version",
+    "Content-Type",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+)
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9-]{1,63}$")
+_SELECTOR = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62})$")
+_MIN_DKIM_KEY_BITS = 1024  # RFC 8301: verifiers must not accept shorter RSA keys
+
+
+class DkimOptions(ProviderOptions):
+    """`dkim:` of an smtp provider: sign as `domain` with the key published at `selector._domainkey`."""
+
+    # A rejected private_key must not be echoed in the error (pydantic quotes rejected input).
+    model_config = ConfigDict(hide_input_in_errors=True)
+    domain: str
+    selector: str
+    private_key_file: str | None = None
+    private_key: SecretStr | None = None
+    headers: list[str] = Field(default_factory=lambda: list(DKIM_HEADERS))
+
+    @field_validator("domain")
+    @classmethod
+    def _domain_is_a_host_name(cls, domain: str) -> str:
+        if not _DOMAIN.fullmatch(domain):
+            raise ValueError("must be a domain name like example.com (the d= of the signature)")
+        return domain.lower()
+
+    @field_validator("selector")
+    @classmethod
+    def _selector_is_a_label(cls, selector: str) -> str:
+        if not _SELECTOR.fullmatch(selector):
+            raise ValueError(
+                "must be a DNS label like mail2025 (the key is at <selector>._domainkey.<domain>)"
+            )
+        return selector
+
+    @field_validator("headers")
+    @classmethod
+    def _headers_can_be_signed(cls, headers: list[str]) -> list[str]:
+        if not any(name.lower() == "from" for name in headers):
+            raise ValueError("must include From: DKIM always signs the From header")
+        for name in headers:
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a valid header name")
+            if name.lower().encode() in dkim.DKIM.SHOULD_NOT:
+                raise ValueError(f"{name} must not be signed: relays add or change it in transit")
+        return headers
+
+    @field_validator("private_key")
+    @classmethod
+    def _private_key_is_usable(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None:
+            check_dkim_key(key.get_secret_value().encode())
+        return key
+
+    @model_validator(mode="after")
+    def _one_key(self) -> DkimOptions:
+        if (self.private_key is None) == (self.private_key_file is None):
+            raise ValueError("set exactly one of private_key_file and private_key")
+        return self
 
 
 class SmtpOptions(ProviderOptions):
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, hide_input_in_errors=True)
 
     host: str
     port: int = Field(default=587, ge=1, le=65535)
@@ -38,6 +115,7 @@ class SmtpOptions(ProviderOptions):
     reply_to: str | None = None
     validate_certs: bool = True
     ca_file: str | None = None
+    dkim: DkimOptions | None = None
 
     @model_validator(mode="after")
     def _credentials_come_in_pairs(self) -> SmtpOptions:
@@ -59,6 +137,8 @@ class SmtpProvider(Provider):
 
     options: SmtpOptions
 
+    _dkim_key: bytes | None = None
+
     async def send(self, message: Message) -> Outcome:
         if not isinstance(message, EmailMessage):
             return Outcome.permanent(f"smtp cannot send {message.channel} messages, only email")
@@ -66,19 +146,36 @@ class SmtpProvider(Provider):
             mime = build_message(message, self.options)
         except ValueError as exc:  # header injection, unparsable address, no body
             return Outcome.permanent(f"cannot build the email: {exc}")
+        content: MimeMessage | bytes = mime
+        mail_options: list[str] = []
+        if self.options.dkim is not None:
+            # As aiosmtplib decides: only a non-ASCII address (not a display name) needs SMTPUTF8.
+            utf8 = not f"{_envelope_sender(self.options.from_address)}{_addr_spec(message.to)}".isascii()
+            mail_options = ["SMTPUTF8"] if utf8 else []
+            try:
+                # Hashing a large body and an RSA signature are CPU work: keep them off the event loop.
+                content = await asyncio.to_thread(self._signed, mime, self.options.dkim, utf8=utf8)
+            except (ValueError, dkim.DKIMException) as exc:
+                return Outcome.permanent(f"cannot DKIM-sign the email: {exc}")
         try:
             async with asyncio.timeout(self.context.timeout.total_seconds()):
-                await self._submit(mime, message.to)
+                await self._submit(content, message.to, mail_options)
         except Exception as exc:
             return self._redact(classify(exc))
         return Outcome.sent(mime["Message-ID"])
 
-    async def _submit(self, mime: MimeMessage, to: str) -> None:
+    def _signed(self, mime: MimeMessage, options: DkimOptions, *, utf8: bool) -> bytes:
+        if self._dkim_key is None:
+            self._dkim_key = dkim_key(options)
+        return dkim_sign(mime, options, self._dkim_key, utf8=utf8)
+
+    async def _submit(self, content: MimeMessage | bytes, to: str, mail_options: list[str]) -> None:
         options = self.options
         await aiosmtplib.send(
-            mime,
+            content,
             sender=_envelope_sender(options.from_address),
             recipients=[_addr_spec(to)],
+            mail_options=mail_options,
             hostname=options.host,
             port=options.port,
             username=options.username,
@@ -124,6 +221,65 @@ def build_message(message: EmailMessage, options: SmtpOptions) -> MimeMessage:
         del mime[name]  # a template's Reply-To (say) replaces the configured one
         mime[name] = value
     return mime
+
+
+def dkim_sign(mime: MimeMessage, options: DkimOptions, private_key: bytes, *, utf8: bool = False) -> bytes:
+    """The message as it goes on the wire, with a DKIM-Signature header first.
+
+    Bodies are flattened to 7-bit (quoted-printable or base64), as RFC 6376 §5.3 advises: a relay
+    that downgrades 8-bit content for a next hop would otherwise break the body hash.
+    """
+    wire_policy = (policy.SMTPUTF8 if utf8 else policy.SMTP).clone(cte_type="7bit")
+    raw = mime.as_bytes(policy=wire_policy)
+    signature = dkim.sign(
+        raw,
+        options.selector.encode(),
+        options.domain.encode(),
+        private_key,
+        canonicalize=(b"relaxed", b"relaxed"),
+        signature_algorithm=b"rsa-sha256",
+        include_headers=[name.lower().encode() for name in options.headers],
+        linesep=b"\r\n",
+    )
+    return signature + raw
+
+
+def dkim_key(options: DkimOptions) -> bytes:
+    """The PEM private key, read from `private_key_file` (at the first send) or given inline."""
+    if options.private_key is not None:
+        return _pem(options.private_key.get_secret_value().encode())
+    assert options.private_key_file is not None  # one of the two, by validation
+    try:
+        pem = Path(options.private_key_file).read_bytes()
+    except OSError as exc:
+        raise ValueError(
+            f"cannot read dkim.private_key_file {options.private_key_file}: {exc.strerror}"
+        ) from exc
+    try:
+        return check_dkim_key(pem)
+    except ValueError as exc:
+        raise ValueError(f"dkim.private_key_file {options.private_key_file}: {exc}") from exc
+
+
+def check_dkim_key(pem: bytes) -> bytes:
+    """The key, normalised for dkimpy, if it is an unencrypted RSA private key of at least 1024 bits."""
+    pem = _pem(pem)
+    try:
+        key = dkim.crypto.parse_pem_private_key(pem)
+    except Exception as exc:  # dkimpy's ASN.1 parser raises several kinds on malformed input
+        raise ValueError(
+            f"not a usable DKIM key ({' '.join(str(exc).split())}); "
+            "it must be an unencrypted RSA private key in PEM, "
+            "e.g. made with: openssl genrsa -out dkim.pem 2048"
+        ) from None
+    bits = key["modulus"].bit_length()
+    if bits < _MIN_DKIM_KEY_BITS:
+        raise ValueError(f"the RSA key has {bits} bits; receivers refuse DKIM keys under 1024 (use 2048)")
+    return pem
+
+
+def _pem(pem: bytes) -> bytes:
+    return pem.replace(b"\r\n", b"\n").strip() + b"\n"
 
 
 def classify(exc: BaseException) -> Outcome:

@@ -3,20 +3,28 @@
 `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`, form-encoded, HTTP basic auth with the
 account SID and auth token (or an API key SID and secret). A refusal is JSON
 `{"code", "message", "more_info", "status"}`: the Twilio error code says more than the status.
+
+Events: status callbacks POST a form (MessageSid, MessageStatus, ErrorCode, To, ...) to
+`status_callback_url`, signed in `X-Twilio-Signature`: base64 HMAC-SHA1 with the account's auth
+token over the full URL followed by each form parameter's name and value, sorted by name.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import aiohttp
 from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from .base import Message, Outcome, ProviderContext, ProviderOptions, SmsMessage
+from .events import EventKind, EventsNotConfigured, InboundRequest, ProviderEvent, SignatureInvalid, text
 from .http import HttpProvider, common_outcome, join_url, parse_retry_after, redact
 
 _URL = r"^https?://[^/\s]+"
@@ -30,6 +38,8 @@ _INVALID_RECIPIENT = {
 }
 _SLOW_DOWN = {20429, 21611, 30001}  # too many requests; the sender's queue is full; queue overflow
 _BAD_CREDENTIALS = 20003
+# Delivery receipt error codes that mean the number will never receive: suppress it.
+_HARD_FAILURES = {30005: "unknown destination handset", 30006: "landline or unreachable carrier"}
 
 
 class TwilioOptions(ProviderOptions):
@@ -92,6 +102,16 @@ class TwilioProvider(HttpProvider):
         error = redact(outcome.error or "", options.auth_token, options.api_key_secret) or None
         return dataclasses.replace(outcome, error=error)
 
+    async def parse_events(self, request: InboundRequest) -> list[ProviderEvent]:
+        if self.options.auth_token is None:
+            raise EventsNotConfigured(
+                f"set auth_token on provider {self.name}: Twilio signs status callbacks with it"
+            )
+        params = parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True)
+        verify_signature(request, params, self.options.auth_token.get_secret_value())
+        event = event_of(dict(params))
+        return [event] if event else []
+
     def _form(self, message: SmsMessage) -> dict[str, str]:
         form = {"To": message.to, "Body": message.text}
         if self.options.from_number is not None:
@@ -106,6 +126,41 @@ class TwilioProvider(HttpProvider):
 def status_callback_url(context: ProviderContext) -> str:
     """Where the provider reports delivery receipts: Clarion's webhook route for this provider."""
     return f"{context.public_url.rstrip('/')}/v1/webhooks/{quote(context.name, safe='')}"
+
+
+def request_signature(url: str, params: list[tuple[str, str]], auth_token: str) -> str:
+    """What Twilio puts in X-Twilio-Signature for a POST of `params` to `url`."""
+    signed = url + "".join(name + value for name, value in sorted(params, key=lambda pair: pair[0]))
+    digest = hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def verify_signature(request: InboundRequest, params: list[tuple[str, str]], auth_token: str) -> None:
+    given = request.headers.get("X-Twilio-Signature", "")
+    expected = request_signature(request.url, params, auth_token)
+    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise SignatureInvalid("X-Twilio-Signature does not match (check server.public_url and auth_token)")
+
+
+def event_of(form: dict[str, str]) -> ProviderEvent | None:
+    """A status callback; None for the steps before the end (queued, sent, ...)."""
+    status = form.get("MessageStatus") or form.get("SmsStatus")
+    code = int(form["ErrorCode"]) if form.get("ErrorCode", "").isdigit() else None
+    if status == "delivered":
+        kind = EventKind.DELIVERED
+    elif status in ("undelivered", "failed"):
+        kind = EventKind.FAILED
+    else:
+        return None
+    detail = f"Twilio error {code}: {_HARD_FAILURES.get(code, status)}" if code else status
+    return ProviderEvent(
+        kind=kind,
+        occurred_at=datetime.now(UTC),  # a status callback carries no time of its own
+        provider_message_id=text(form.get("MessageSid") or form.get("SmsSid"), 255),
+        address=text(form.get("To"), 32),
+        hard=kind is EventKind.FAILED and code in _HARD_FAILURES,
+        detail=text(detail),
+    )
 
 
 async def classify(response: aiohttp.ClientResponse) -> Outcome:

@@ -18,10 +18,11 @@ from dramatiq.middleware import Middleware
 
 from ..catalog import Catalog
 from ..db.engine import Database
+from ..db.types import utcnow
 from ..pipeline.courier import Courier, RetryLater
 from ..pipeline.dispatch import Dispatcher
 from ..pipeline.route import Gates
-from ..pipeline.sweeper import run_sweeper
+from ..pipeline.sweeper import release_all, run_sweeper
 from ..providers.base import Provider
 from ..providers.factory import build_providers
 from ..resilience.stores import breakers, embedded_stores, redis_client, scaled_stores
@@ -55,7 +56,9 @@ class WorkerRuntime:
         self._providers = build_providers(self.catalog, self._database)
         for provider in self._providers.values():
             await provider.start()
-        if not self.settings.embedded:
+        if self.settings.embedded:
+            await release_all(self._database, now=utcnow())
+        else:
             self._redis = redis_client(self.settings)
             self.circuits, self._limiter = scaled_stores(self._redis, self.settings.redis_namespace)
         rates = {name: spec.rate_limit for name, spec in self.catalog.config.providers.items()}

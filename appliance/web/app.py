@@ -18,6 +18,7 @@ from .api.operations import OperationsController
 from .api.recipients import RecipientsController
 from .api.sandbox import list_sandbox_messages
 from .api.suppressions import SuppressionsController
+from .api.webhooks import WebhooksController
 from .auth import require_api_key
 from .problems import PROBLEM_HANDLERS
 from .services import Services
@@ -50,8 +51,9 @@ def create_app(settings: Settings, catalog: Catalog) -> Litestar:
         security=[{"BearerToken": []}],
     )
     probes = Router(path="/", route_handlers=[healthz, readyz], exception_handlers=PROBLEM_HANDLERS)
+    webhooks = Router(path="/", route_handlers=[WebhooksController], exception_handlers=PROBLEM_HANDLERS)
     return Litestar(
-        route_handlers=[api, probes, ui_router(catalog)],
+        route_handlers=[api, probes, webhooks, ui_router(catalog)],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         state=State({"services": services}),
         on_startup=[services.start],

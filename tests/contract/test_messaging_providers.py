@@ -454,7 +454,8 @@ def test_combine_prefers_a_success_and_otherwise_the_provider_failure() -> None:
     down = Outcome.retryable("HTTP 503")
 
     sent = combine([("a" * 20, dead), ("b" * 20, Outcome.sent("m-2"))])
-    assert (sent.kind, sent.provider_message_id, sent.invalid_tokens) == (OutcomeKind.SENT, "m-2", ("a" * 20,))
+    assert (sent.kind, sent.provider_message_id) == (OutcomeKind.SENT, "m-2")
+    assert sent.invalid_tokens == ("a" * 20,)
     failed = combine([("a" * 20, dead), ("b" * 20, down)])
     assert (failed.kind, failed.error, failed.invalid_tokens) == (down.kind, down.error, ("a" * 20,))
     gone = combine([("a" * 20, dead)])

@@ -6,16 +6,19 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from appliance.catalog import Catalog, load_catalog
+from appliance.config.schema import Channel, Priority
 from appliance.db.engine import Database
 from appliance.db.types import utcnow
 from appliance.pipeline.intake import accept
 from appliance.pipeline.requests import NotificationIn, RecipientIn
 from appliance.pipeline.store import store
+from appliance.pipeline.sweeper import sweep_once
 from appliance.queueing.runtime import WorkerRuntime
 from appliance.settings import Settings
 from appliance.web.app import create_app
@@ -218,3 +221,56 @@ async def test_a_manual_suppression_stops_delivery_even_after_planning(
     )
     assert body["deliveries"][0]["status"] == "skipped"
     assert peers.messages == []
+
+
+async def test_a_backlog_outliving_the_queue_lease_is_not_enqueued_twice(
+    pg_url: str, redis_url: str, catalog: Catalog, peers: SmtpSink, hook: HookReceiver
+) -> None:
+    """Deliveries still waiting behind others when their lease lapses keep their one message.
+
+    Scaled mode only: there no in-process worker or sweeper runs beside the test's own.
+    """
+    settings = Settings(
+        config_path=str(CONFIG),
+        database_url=pg_url,
+        broker_url=redis_url,
+        redis_namespace=f"clarion-backlog-{uuid.uuid4().hex[:8]}",
+    )
+    runtime = WorkerRuntime(settings, catalog)
+    async with AsyncTestClient(app=create_app(settings, catalog)) as client:
+        database = Database(settings.database_url)
+        items = [
+            accept(
+                NotificationIn(
+                    to=RecipientIn(id=f"q-{n}", attributes={"n": n}),
+                    category="alerts",
+                    template="alert",
+                    data={"n": n},
+                ),
+                catalog,
+                caller="test",
+            )
+            for n in range(30)
+        ]
+        stored = await store(database, items, source="test", now=utcnow(), queue_lease=timedelta(0))
+        runtime.dispatcher.dispatch(d for s in stored for d in s.dispatches)  # enqueued, lease already lapsed
+        await sweep_once(
+            database,
+            runtime.dispatcher,
+            frozenset({"webhook"}),
+            now=utcnow(),
+            queue_lease=timedelta(minutes=10),
+        )
+        await database.dispose()
+        assert runtime.dispatcher.waiting(Channel.WEBHOOK, Priority.HIGH) == 30  # no second copy of any
+        worker = runtime.worker(threads=2)
+        worker.start()
+        try:
+            for _ in range(100):
+                if len(hook.received) == 30:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            worker.stop()
+        assert len(hook.received) == 30 and sum(hook.received.values()) == 30
+        assert client  # the app migrated the database

@@ -77,7 +77,8 @@ templates:
     found = problems(write(tmp_path, text))
     assert any(':3: channels.email.providers.1: provider "ghost" is not declared' in p for p in found)
     assert any(
-        ':4: channels.sms.providers.0: provider "mail" cannot send sms; its type serves: email' in p for p in found
+        ':4: channels.sms.providers.0: provider "mail" cannot send sms; its type serves: email' in p
+        for p in found
     )
     assert any(':8: categories.news.channels.1: channel "push" has no providers' in p for p in found)
     assert any(
@@ -158,7 +159,11 @@ templates:
   hi: {email: {subject: "{{ oops ", text: hi}}
 """
     found = problems(write(tmp_path, text))
-    assert any(":1: server.secret_key:" in p for p in found)  # schema
-    assert any(':2: channels.email.providers.0: provider "ghost" is not declared' in p for p in found)  # reference
-    assert any(':4: categories.news.channels.1: channel "sms" has no providers' in p for p in found)  # reference
-    assert any(":6: templates.hi.email.subject: template syntax error" in p for p in found)  # template
+    expected = [
+        ":1: server.secret_key:",  # schema
+        ':2: channels.email.providers.0: provider "ghost" is not declared',  # reference
+        ':4: categories.news.channels.1: channel "sms" has no providers',  # reference
+        ":6: templates.hi.email.subject: template syntax error",  # template
+    ]
+    for text in expected:
+        assert any(text in p for p in found), text
