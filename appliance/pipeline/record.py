@@ -55,7 +55,13 @@ async def record(
         )
         await session.execute(
             update(Delivery)
-            .where(Delivery.id == claimed.delivery_id, Delivery.status == DeliveryStatus.SENDING)
+            .where(
+                Delivery.id == claimed.delivery_id,
+                Delivery.status == DeliveryStatus.SENDING,
+                # Still ours: a worker that outlived its lease finds the try count moved on by the
+                # next claim and records its attempts without overwriting that worker's outcome.
+                Delivery.attempt_count == claimed.tries,
+            )
             .values(**values)
         )
         await _forget_dead_addresses(session, claimed, attempts)

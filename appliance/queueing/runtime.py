@@ -14,7 +14,7 @@ import logging
 import dramatiq
 import redis.asyncio as aioredis
 from dramatiq.asyncio import get_event_loop_thread
-from dramatiq.middleware import Middleware
+from dramatiq.middleware import AsyncIO, Middleware
 
 from ..catalog import Catalog
 from ..db.engine import Database
@@ -97,7 +97,7 @@ class WorkerRuntime:
 
     def worker(self, *, queues: set[str] | None = None, threads: int | None = None) -> dramatiq.Worker:
         """A Dramatiq worker bound to this runtime; call .start() and later .stop()."""
-        self.broker.add_middleware(_Lifecycle(self))
+        self.broker.add_middleware(_Lifecycle(self), after=AsyncIO)
         return dramatiq.Worker(
             self.broker,
             queues=queues,
@@ -107,9 +107,12 @@ class WorkerRuntime:
 
 
 class _Lifecycle(Middleware):
-    """Opens the runtime on Dramatiq's event loop before consumers start, closes it before it stops.
+    """Opens the runtime on Dramatiq's event loop before any consumer starts, and closes it once
+    every worker thread has finished its message.
 
-    Added after AsyncIO, so its `before_worker_boot` runs once that loop exists.
+    Added after AsyncIO: `before_*` hooks run in list order, so that loop exists at boot, and
+    `after_*` hooks in reverse order, so it still runs at shutdown. (`before_worker_shutdown`
+    would close sessions under sends still in flight.)
     """
 
     def __init__(self, runtime: WorkerRuntime) -> None:
@@ -118,7 +121,7 @@ class _Lifecycle(Middleware):
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         _on_loop(self.runtime.start())
 
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         _on_loop(self.runtime.stop())
 
 
