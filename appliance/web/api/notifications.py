@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody
 from sqlalchemy import select
 
 from ...db.models import Notification
@@ -35,8 +35,8 @@ class NotificationsController(Controller):
         self,
         request: Request[Any, Any, Any],
         services: ServicesDep,
-        data: NotificationIn,
-        idempotency_key: Annotated[IdempotencyKey | None, Parameter(header="Idempotency-Key")] = None,
+        data: JSONBody[NotificationIn],
+        idempotency_key: Annotated[IdempotencyKey | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> Response[Accepted]:
         [result] = await _submit(services, request, [Submission(data, idempotency_key)])
         if isinstance(result, RequestRejected):
@@ -52,7 +52,7 @@ class NotificationsController(Controller):
         "problem in `error`. Items may carry their own `idempotency_key`.",
     )
     async def create_batch(
-        self, request: Request[Any, Any, Any], services: ServicesDep, data: BatchIn
+        self, request: Request[Any, Any, Any], services: ServicesDep, data: JSONBody[BatchIn]
     ) -> BatchOut:
         submissions = [_decode(index, raw) for index, raw in enumerate(data.notifications)]
         results = await _submit(services, request, submissions)
@@ -61,7 +61,7 @@ class NotificationsController(Controller):
         return BatchOut(accepted=accepted, rejected=len(items) - accepted, results=items)
 
     @get("/{notification_id:uuid}", summary="A notification with its deliveries and attempts")
-    async def read(self, services: ServicesDep, notification_id: uuid.UUID) -> NotificationOut:
+    async def read(self, services: ServicesDep, notification_id: FromPath[uuid.UUID]) -> NotificationOut:
         async with services.database.sessions() as session:
             notification = await session.scalar(
                 select(Notification).where(Notification.id == notification_id)

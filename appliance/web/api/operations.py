@@ -8,7 +8,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 
 from ...db.types import utcnow
 from ...pipeline.dead_letters import DeadLetter, list_dead_letters, retry_dead_letter
@@ -90,7 +90,7 @@ class OperationsController(Controller):
         return await list_dead_letters(services.database, limit=limit, before=before)
 
     @post("/dead-letters/{delivery_id:uuid}/retry", status_code=202, summary="Send a dead delivery again")
-    async def retry(self, services: ServicesDep, delivery_id: uuid.UUID) -> Response[RetriedOut]:
+    async def retry(self, services: ServicesDep, delivery_id: FromPath[uuid.UUID]) -> Response[RetriedOut]:
         await retry_dead_letter(
             services.database,
             services.dispatcher,

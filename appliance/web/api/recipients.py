@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, Response, delete, get, post
+from litestar.params import FromPath, JSONBody
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +29,7 @@ class RecipientsController(Controller):
         description="Fields you leave out keep their value; `attributes` merge key by key. "
         "Answers 201 when the recipient is new, 200 when it was updated.",
     )
-    async def upsert(self, services: ServicesDep, data: RecipientIn) -> Response[RecipientOut]:
+    async def upsert(self, services: ServicesDep, data: JSONBody[RecipientIn]) -> Response[RecipientOut]:
         data.check()
         for attempt in range(2):
             try:
@@ -54,7 +55,7 @@ class RecipientsController(Controller):
 
     @post("/{recipient_id:str}/devices", summary="Register a push device (idempotent by token)")
     async def add_device(
-        self, services: ServicesDep, recipient_id: ExternalId, data: DeviceIn
+        self, services: ServicesDep, recipient_id: ExternalId, data: JSONBody[DeviceIn]
     ) -> Response[DeviceOut]:
         async with services.database.transaction() as session:
             recipient = await _require(session, recipient_id)
@@ -75,7 +76,9 @@ class RecipientsController(Controller):
         )
 
     @delete("/{recipient_id:str}/devices/{token:str}", summary="Remove a push device", status_code=204)
-    async def remove_device(self, services: ServicesDep, recipient_id: ExternalId, token: str) -> None:
+    async def remove_device(
+        self, services: ServicesDep, recipient_id: ExternalId, token: FromPath[str]
+    ) -> None:
         async with services.database.transaction() as session:
             recipient = await _require(session, recipient_id)
             removed = await session.execute(

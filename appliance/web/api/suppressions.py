@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, delete, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 from sqlalchemy import select
 
 from ...db.models import MAX_ROW_ID, Suppression, SuppressionReason
@@ -62,7 +62,7 @@ class SuppressionsController(Controller):
             return [_out(row) for row in rows]
 
     @post("/", status_code=201, summary="Suppress an address (nothing more is sent to it)")
-    async def add(self, services: ServicesDep, data: SuppressionIn) -> Response[SuppressionOut]:
+    async def add(self, services: ServicesDep, data: JSONBody[SuppressionIn]) -> Response[SuppressionOut]:
         async with services.database.transaction() as session:
             await suppression.suppress(
                 session, data.channel, data.address, data.reason, detail=data.detail, source="api"
@@ -76,7 +76,7 @@ class SuppressionsController(Controller):
         return Response(_out(row), status_code=201)  # type: ignore[arg-type]
 
     @delete("/{channel:str}/{address:str}", status_code=204, summary="Allow an address again")
-    async def remove(self, services: ServicesDep, channel: ChannelName, address: str) -> None:
+    async def remove(self, services: ServicesDep, channel: ChannelName, address: FromPath[str]) -> None:
         async with services.database.transaction() as session:
             if not await suppression.unsuppress(session, channel, address):
                 raise NotFound("suppression", f"{channel}:{address}")

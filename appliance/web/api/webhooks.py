@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, post
+from litestar.params import FromPath
 
 from ...catalog import Catalog
 from ...db.types import utcnow
@@ -48,7 +49,7 @@ class WebhooksController(Controller):
         request_max_body_size=MAX_BODY_BYTES,
     )
     async def receive(
-        self, request: Request[Any, Any, Any], services: ServicesDep, provider_name: str
+        self, request: Request[Any, Any, Any], services: ServicesDep, provider_name: FromPath[str]
     ) -> EventsReceived:
         source = _event_source(request.app.state, services, provider_name)
         inbound = InboundRequest.build(
