@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from .config.loader import LoadedConfig, load_config
 from .config.schema import CategoryConfig, Channel, ClarionConfig, TemplateConfig
-from .errors import NotFound, RequestRejected
+from .errors import RequestRejected
 from .providers.registry import ProviderRegistry
 from .rendering import KeyedProblem, TemplateCatalog
 from .security.apikeys import digest
@@ -54,12 +54,6 @@ class Catalog:
                 "template", f"template {name!r} has no content for this category's channels ({wanted})"
             )
         return usable
-
-    def providers_for(self, channel: Channel) -> list[str]:
-        channel_config = self.config.channels.get(channel)
-        if channel_config is None:
-            raise NotFound("channel", channel.value)
-        return channel_config.providers
 
 
 def load_catalog(

@@ -53,7 +53,7 @@ class Claimed:
     @property
     def address(self) -> str | None:
         """The recipient's own address on this channel (push and the rest have none)."""
-        return {"email": self.recipient.email, "sms": self.recipient.phone}.get(self.channel)
+        return suppression.addresses(self.recipient.email, self.recipient.phone).get(self.channel)
 
 
 def claimable(now: datetime) -> Any:
@@ -96,7 +96,7 @@ async def claim(
             if channel == "push"
             else []
         )
-        address = {"email": recipient.email, "sms": recipient.phone}.get(channel)
+        address = suppression.addresses(recipient.email, recipient.phone).get(channel)
         found = await suppression.reasons(session, [(channel, address)] if address else [])
         return Claimed(
             suppressed=next(iter(found.values()), None),

@@ -21,7 +21,7 @@ from ..db.engine import Database
 from ..db.models import Delivery, DeliveryEvent, DeliveryStatus, Notification, Recipient, SuppressionReason
 from ..providers.events import EventKind, ProviderEvent
 from .status import can_move
-from .suppression import ADDRESSED, suppress
+from .suppression import ADDRESSED, addresses, suppress
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ async def _find(
     if row is None:
         return None
     if row.id not in seen:  # a batch may carry several events for one delivery: keep its latest status
-        address = row.email if row.channel == "email" else row.phone if row.channel == "sms" else None
+        address = addresses(row.email, row.phone).get(row.channel)
         seen[row.id] = _Target(row.id, DeliveryStatus(row.status), row.channel, address)
     return seen[row.id]
 

@@ -182,21 +182,16 @@ def apply_profile(recipient: Recipient, fields: dict[str, object]) -> None:
 
 
 def _addresses(recipients: Iterable[Recipient]) -> list[suppression.Key]:
-    return [
-        (channel.value, address)
-        for recipient in recipients
-        for channel, address in ((Channel.EMAIL, recipient.email), (Channel.SMS, recipient.phone))
-        if address
-    ]
+    return [key for r in recipients for key in suppression.addresses(r.email, r.phone).items()]
 
 
 def _suppressed_channels(recipient: Recipient, found: dict[suppression.Key, str]) -> dict[Channel, str]:
-    addresses = {Channel.EMAIL: recipient.email, Channel.SMS: recipient.phone}
-    return {
-        channel: found[(channel.value, suppression.normalize(channel.value, address))]
-        for channel, address in addresses.items()
-        if address and (channel.value, suppression.normalize(channel.value, address)) in found
-    }
+    reasons = {}
+    for channel, address in suppression.addresses(recipient.email, recipient.phone).items():
+        reason = found.get((channel, suppression.normalize(channel, address)))
+        if reason:
+            reasons[Channel(channel)] = reason
+    return reasons
 
 
 async def _device_counts(session: AsyncSession, recipient_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

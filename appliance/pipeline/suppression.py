@@ -18,6 +18,11 @@ ADDRESSED = frozenset({Channel.EMAIL, Channel.SMS})
 Key = tuple[str, str]
 
 
+def addresses(email: str | None, phone: str | None) -> dict[str, str]:
+    """A recipient's own addresses by channel, for the channels it has one on."""
+    return {channel: address for channel, address in (("email", email), ("sms", phone)) if address}
+
+
 def normalize(channel: str, address: str) -> str:
     """Emails compare case-insensitively in practice; phone numbers are already E.164."""
     address = address.strip()
