@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from .config.loader import LoadedConfig, load_config
 from .config.schema import CategoryConfig, Channel, ClarionConfig, TemplateConfig
 from .errors import RequestRejected
+from .preferences.links import Links
 from .providers.registry import ProviderRegistry
 from .rendering import KeyedProblem, TemplateCatalog
 from .security.apikeys import digest
@@ -28,6 +29,7 @@ class Catalog:
     templates: TemplateCatalog
     registry: ProviderRegistry
     api_key_digests: Mapping[str, str]
+    links: Links
 
     @property
     def config(self) -> ClarionConfig:
@@ -84,7 +86,13 @@ def load_catalog(
         (key.key_sha256 or digest(key.key.get_secret_value())): key.name  # type: ignore[union-attr]
         for key in loaded.config.api_keys
     }
-    return Catalog(loaded=loaded, templates=compiled[0], registry=registry, api_key_digests=digests)
+    server = loaded.config.server
+    links = Links(
+        server.secret_key.get_secret_value(), server.public_url, loaded.config.preference_center.link_ttl
+    )
+    return Catalog(
+        loaded=loaded, templates=compiled[0], registry=registry, api_key_digests=digests, links=links
+    )
 
 
 _TEMPLATES = TypeAdapter(dict[str, TemplateConfig])

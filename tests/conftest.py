@@ -10,7 +10,8 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg
@@ -131,4 +132,23 @@ async def stack(stack_settings: Settings, example_catalog: Catalog) -> AsyncIter
             yield Stack(client=client, settings=stack_settings, catalog=example_catalog)
         finally:
             if worker is not None:
+                worker.stop()
+
+
+@asynccontextmanager
+async def serving(
+    settings: Settings, catalog: Catalog, config: Path, *, threads: int = 2
+) -> AsyncIterator[AsyncTestClient]:
+    """The app over `config`; scaled, with a worker in this process (embedded runs its own)."""
+    from appliance.queueing.runtime import WorkerRuntime
+
+    settings = replace(settings, config_path=str(config))
+    async with AsyncTestClient(app=create_app(settings, catalog)) as client:
+        worker = None if settings.embedded else WorkerRuntime(settings, catalog).worker(threads=threads)
+        if worker:
+            worker.start()
+        try:
+            yield client
+        finally:
+            if worker:
                 worker.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..preferences.wording import ENGLISH, KEYS, placeholders
 from .schema import Channel
 from .yamlnodes import Path
 
@@ -34,6 +35,7 @@ def check_references(
     yield from _category_channels(_mapping(data.get("categories")), channels)
     yield from _template_content(_mapping(data.get("templates")), channels)
     yield from _api_key_names(_names(data.get("api_keys")))
+    yield from _translations(_mapping(data.get("preference_center")), _mapping(data.get("categories")))
 
 
 def _channel_providers(
@@ -72,3 +74,35 @@ def _api_key_names(keys: list[Any]) -> Iterator[tuple[Path, str]]:
     for index, name in enumerate(names):
         if name is not None and names.count(name) > 1:
             yield ("api_keys", index, "name"), f'api key name "{name}" is used more than once'
+
+
+def _translations(center: dict[Any, Any], categories: dict[Any, Any]) -> Iterator[tuple[Path, str]]:
+    for locale, spec in _mapping(center.get("translations")).items():
+        for key, text in _mapping(_mapping(spec).get("text")).items():
+            path: Path = ("preference_center", "translations", locale, "text", key)
+            if key not in KEYS:
+                yield path, f'unknown text key "{key}"; known: {", ".join(sorted(KEYS))}'
+            elif (
+                problem := _placeholder_problem(str(text), placeholders(ENGLISH[key]) | {"product"})
+            ) is not None:
+                yield path, problem
+        for name in _mapping(_mapping(spec).get("categories")):
+            if name not in categories:
+                yield (
+                    ("preference_center", "translations", locale, "categories", name),
+                    f'category "{name}" is not declared under `categories`',
+                )
+
+
+def _placeholder_problem(text: str, allowed: frozenset[str]) -> str | None:
+    try:
+        unknown = placeholders(text) - allowed
+    except ValueError as exc:
+        return f"not a valid text with {{placeholders}}: {exc}; write a literal brace as {{{{ or }}}}"
+    if not unknown:
+        return None
+    return f"unknown placeholder {_braced(unknown)}; this text may use: {_braced(allowed) or 'none'}"
+
+
+def _braced(names: frozenset[str]) -> str:
+    return ", ".join(f"{{{name}}}" for name in sorted(names))

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, SecretStr, field_validator, model_validator
 
+from ..preferences.frequency import FrequencyCap, parse_caps
+from ..preferences.quiet_hours import QuietHours, parse_quiet_hours
 from .units import DurationField, RateField
 
 
@@ -119,11 +122,93 @@ class ProviderConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class Strategy(StrEnum):
+    ALL = "all"  # every channel of the category
+    FALLBACK = "fallback"  # the first channel that can take it; the next only if that one fails
+
+
+class DefaultChoice(StrEnum):
+    OPTED_IN = "opted_in"
+    OPTED_OUT = "opted_out"
+
+
+FrequencyCapsField = Annotated[tuple[FrequencyCap, ...], PlainValidator(parse_caps)]
+QuietHoursField = Annotated[QuietHours, PlainValidator(parse_quiet_hours)]
+ColorField = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description='a hex colour such as "#4f46e5"')]
+
+
+def _time_zone(value: Any) -> str:
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f'unknown time zone "{value}"; expected an IANA name such as "Europe/Paris"'
+        ) from None
+    return str(value)
+
+
+TimeZoneField = Annotated[str, PlainValidator(_time_zone)]
+
+
 class CategoryConfig(Strict):
+    title: str = ""
     description: str = ""
     priority: Priority = Priority.NORMAL
     channels: Annotated[list[Channel], Field(min_length=1)]
+    strategy: Strategy = Strategy.ALL
+    opt_out: bool = True
+    default: DefaultChoice = DefaultChoice.OPTED_IN
+    frequency_cap: FrequencyCapsField = ()
+    quiet_hours: QuietHoursField | None = None
+    bypass_quiet_hours: bool | None = None
     retry: RetryPolicy = RetryPolicy()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CategoryConfig:
+        if not self.opt_out and self.default is DefaultChoice.OPTED_OUT:
+            raise ValueError("a category users may not opt out of cannot default to opted_out")
+        if self.quiet_hours is not None and self.bypass_quiet_hours:
+            raise ValueError("`quiet_hours` and `bypass_quiet_hours: true` contradict each other")
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError("`channels` lists a channel twice")
+        return self
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.description.split(".")[0] or "Notifications"
+
+    def quiet_hours_under(self, policy: PolicyConfig) -> QuietHours | None:
+        """The category's own window, else the global one unless it bypasses it (high priority does)."""
+        if self.quiet_hours is not None:
+            return self.quiet_hours
+        bypass = (
+            self.bypass_quiet_hours if self.bypass_quiet_hours is not None else self.priority is Priority.HIGH
+        )
+        return None if bypass else policy.quiet_hours
+
+
+class PolicyConfig(Strict):
+    timezone: TimeZoneField = "UTC"  # for recipients who have not given theirs
+    quiet_hours: QuietHoursField | None = None  # for every category without its own
+
+
+class CategoryText(Strict):
+    title: str | None = None
+    description: str | None = None
+
+
+class CenterTranslation(Strict):
+    text: dict[str, str] = {}  # page wording, by key (see docs/configuration.md)
+    categories: dict[Name, CategoryText] = {}
+
+
+class PreferenceCenterConfig(Strict):
+    product_name: str | None = None  # defaults to server.product_name
+    logo_url: str | None = None
+    accent_color: ColorField = "#4f46e5"
+    link_ttl: DurationField = timedelta(days=365)
+    unsubscribe_mailto: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    translations: dict[str, CenterTranslation] = {}
 
 
 @dataclass(frozen=True)
@@ -205,3 +290,5 @@ class ClarionConfig(Strict):
     providers: dict[Name, ProviderConfig]
     categories: dict[Name, CategoryConfig]
     templates: dict[Name, TemplateConfig] = {}
+    policy: PolicyConfig = PolicyConfig()
+    preference_center: PreferenceCenterConfig = PreferenceCenterConfig()

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -54,6 +55,8 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
     DEAD = "dead"
     SKIPPED = "skipped"
+    HELD = "held"  # a fallback channel, waiting for the ones before it to fail
+    THROTTLED = "throttled"  # the category's frequency cap was reached; not sent
 
 
 class Recipient(Base):
@@ -66,6 +69,7 @@ class Recipient(Base):
     locale: Mapped[str | None] = mapped_column(String(35))
     timezone: Mapped[str | None] = mapped_column(String(64))
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    unsubscribed_all: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -93,7 +97,10 @@ class Device(Base):
 
 class Notification(Base):
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_notifications_created_at", "created_at"),
+        Index("ix_notifications_frequency", "recipient_id", "category", "counted_at"),  # frequency caps
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     recipient_id: Mapped[uuid.UUID] = mapped_column(
@@ -105,10 +112,13 @@ class Notification(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     source: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    counted_at: Mapped[datetime | None]  # when it took a slot of its category's frequency cap
 
     recipient: Mapped[Recipient] = relationship(lazy="joined")
     deliveries: Mapped[list[Delivery]] = relationship(
-        back_populates="notification", lazy="selectin", order_by="Delivery.channel"
+        back_populates="notification",
+        lazy="selectin",
+        order_by=lambda: [Delivery.position, Delivery.channel],
     )
 
 
@@ -126,10 +136,12 @@ class Delivery(Base):
         ForeignKey("notifications.id", ondelete="CASCADE"), index=True
     )
     channel: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(default=0, server_default="0")  # the category's channel order
     priority: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.QUEUED)
     attempt_count: Mapped[int] = mapped_column(default=0)
     lease_expires_at: Mapped[datetime | None]
+    not_before: Mapped[datetime | None]  # deferred by quiet hours until then
     provider: Mapped[str | None] = mapped_column(String(64))
     provider_message_id: Mapped[str | None] = mapped_column(String(255))
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -208,6 +220,38 @@ class Suppression(Base):
     reason: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Preference(Base):
+    """A recipient's own choice for one channel of one category; no row means the category's default."""
+
+    __tablename__ = "preferences"
+
+    recipient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("recipients.id", ondelete="CASCADE"), primary_key=True
+    )
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    enabled: Mapped[bool]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsentEvent(Base):
+    """One change to what a recipient receives: when, what, old -> new, and through what."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    recipient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("recipients.id", ondelete="CASCADE"), index=True
+    )
+    subject: Mapped[str] = mapped_column(String(96))  # "marketing.email", "all", "address.email"
+    old: Mapped[str] = mapped_column(String(16))
+    new: Mapped[str] = mapped_column(String(16))
+    # api:<key name>, preference_center, one_click, mailto, provider:<name>
+    source: Mapped[str] = mapped_column(String(80))
+    detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

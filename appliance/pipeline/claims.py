@@ -9,13 +9,17 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
+from ..config.schema import Channel
 from ..db.engine import Database
 from ..db.models import Delivery, DeliveryStatus, Device, Notification, Recipient
+from ..preferences import ledger
+from ..preferences.verdict import Standing
 from . import suppression
 
 
 @dataclass(frozen=True)
 class RecipientView:
+    id: uuid.UUID
     external_id: str
     email: str | None
     phone: str | None
@@ -48,7 +52,7 @@ class Claimed:
     template: str
     data: dict[str, Any]
     recipient: RecipientView
-    suppressed: str | None = None  # why the address is suppressed, if it became so after planning
+    standing: Standing  # as it is now: the recipient may have opted out since planning
 
     @property
     def address(self) -> str | None:
@@ -92,14 +96,22 @@ async def claim(
             )
         ).one()
         tokens = (
-            await session.scalars(select(Device.token).where(Device.recipient_id == recipient.id))
+            tuple(await session.scalars(select(Device.token).where(Device.recipient_id == recipient.id)))
             if channel == "push"
-            else []
+            else ()
         )
         address = suppression.addresses(recipient.email, recipient.phone).get(channel)
         found = await suppression.reasons(session, [(channel, address)] if address else [])
+        standing = Standing(
+            has_email=bool(recipient.email),
+            has_phone=bool(recipient.phone),
+            device_count=len(tokens),
+            suppressed={Channel(channel): reason for reason in found.values()},
+            choices=(await ledger.choices_for(session, [recipient]))[recipient.id],
+            timezone=recipient.timezone,
+        )
         return Claimed(
-            suppressed=next(iter(found.values()), None),
+            standing=standing,
             delivery_id=delivery_id,
             notification_id=notification_id,
             channel=channel,
@@ -109,12 +121,13 @@ async def claim(
             template=notification.template,
             data=notification.data,
             recipient=RecipientView(
+                id=recipient.id,
                 external_id=recipient.external_id,
                 email=recipient.email,
                 phone=recipient.phone,
                 locale=recipient.locale,
                 timezone=recipient.timezone,
                 attributes=recipient.attributes or {},
-                device_tokens=tuple(tokens),
+                device_tokens=tokens,
             ),
         )

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..config.schema import Channel
 from ..errors import RenderError
+from ..preferences.footer import OptOutLinks, with_links
 from ..providers.base import (
     EmailMessage,
     Envelope,
@@ -19,14 +20,19 @@ from ..rendering import TemplateCatalog
 from .claims import Claimed
 
 
-def compose(claimed: Claimed, templates: TemplateCatalog) -> Message:
-    """Raises RenderError when the template cannot render or the address has gone."""
+def compose(claimed: Claimed, templates: TemplateCatalog, links: OptOutLinks | None = None) -> Message:
+    """Raises RenderError when the template cannot render or the address has gone.
+
+    `links` are given for categories the recipient may opt out of: templates can use them,
+    and emails carry them in a footer and in List-Unsubscribe headers.
+    """
     channel = Channel(claimed.channel)
     recipient = claimed.recipient
     context: dict[str, Any] = {
         **claimed.data,
         "data": claimed.data,
         "recipient": recipient.template_context(),
+        **(links.context() if links else {}),
     }
     fields = templates.render(claimed.template, channel, recipient.locale, context)
     envelope = Envelope(
@@ -39,13 +45,14 @@ def compose(claimed: Claimed, templates: TemplateCatalog) -> Message:
     )
     match channel:
         case Channel.EMAIL:
-            return EmailMessage(
+            email = EmailMessage(
                 envelope,
                 _required(recipient.email, "email address"),
                 fields["subject"].strip(),
                 fields.get("text"),
                 fields.get("html"),
             )
+            return with_links(email, links) if links else email
         case Channel.SMS:
             return SmsMessage(envelope, _required(recipient.phone, "phone number"), fields["text"].strip())
         case Channel.PUSH:
@@ -56,7 +63,7 @@ def compose(claimed: Claimed, templates: TemplateCatalog) -> Message:
                 recipient.device_tokens,
                 fields["title"].strip(),
                 fields["body"].strip(),
-                fields.get("data", {}),
+                {**fields.get("data", {}), **({"preferences_url": links.preferences_url} if links else {})},
             )
         case Channel.IN_APP:
             return InAppMessage(

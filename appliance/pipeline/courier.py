@@ -1,6 +1,7 @@
 """The courier: what a channel actor does with one delivery id, start to finish.
 
-claim (lease) -> compose (render) -> route (providers in order) -> settle (decide) -> record.
+claim (lease) -> policy (again: the recipient may have changed their mind) -> compose (render)
+-> route (providers in order) -> settle (decide) -> record -> dispatch the next fallback channel.
 """
 
 from __future__ import annotations
@@ -11,16 +12,20 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from ..catalog import Catalog
-from ..config.schema import Channel, RetryPolicy
+from ..config.schema import CategoryConfig, Channel, RetryPolicy
 from ..db.engine import Database
 from ..db.models import DeliveryStatus
 from ..db.types import utcnow
 from ..errors import RenderError
+from ..preferences.footer import opt_out_links
+from ..preferences.slots import take_slot
+from ..preferences.verdict import blocked, quiet_until, unreachable_reason
 from ..providers.base import Provider
-from .claims import claim
+from .claims import Claimed, claim
 from .compose import compose
+from .dispatch import Dispatcher
 from .record import record
-from .route import Gates, route
+from .route import AttemptRecord, Gates, route
 from .settle import Settlement, settle
 
 log = logging.getLogger(__name__)
@@ -41,12 +46,14 @@ class Courier:
         catalog: Catalog,
         providers: Mapping[str, Provider],
         gates: Gates,
+        dispatcher: Dispatcher,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.database = database
         self.catalog = catalog
         self.providers = providers
         self.gates = gates
+        self.dispatcher = dispatcher
         self.clock = clock
 
     async def deliver(self, delivery_id: str) -> None:
@@ -54,26 +61,14 @@ class Courier:
         claimed = await claim(self.database, uuid.UUID(delivery_id), now=self.clock(), lease=delivery.lease)
         if claimed is None:
             return  # settled already, or another worker holds a live lease: a duplicate message
-        policy = self._policy(claimed.category)
-        if claimed.suppressed:
-            settlement = Settlement(
-                DeliveryStatus.SKIPPED, error=f"address is suppressed ({claimed.suppressed})"
-            )
-            await record(
-                self.database, claimed, settlement, [], now=self.clock(), queue_lease=delivery.queue_lease
-            )
-            return
-        try:
-            message = compose(claimed, self.catalog.templates)
-        except RenderError as exc:
-            settlement, attempts = Settlement(DeliveryStatus.FAILED, error=f"render: {exc}"), []
-        else:
-            channel = self.catalog.config.channels.get(Channel(claimed.channel))
-            routed = await route(message, channel.providers if channel else [], self.providers, self.gates)
-            settlement, attempts = settle(routed, claimed.tries, policy), list(routed.attempts)
-        await record(
+        settlement = await self._check_policy(claimed)
+        attempts: list[AttemptRecord] = []
+        if settlement is None:
+            settlement, attempts = await self._send(claimed)
+        follow_ups = await record(
             self.database, claimed, settlement, attempts, now=self.clock(), queue_lease=delivery.queue_lease
         )
+        self.dispatcher.dispatch(follow_ups)  # a refused one is re-sent by the sweeper once its lease lapses
         log.info(
             "delivery %s %s -> %s",
             delivery_id,
@@ -84,7 +79,58 @@ class Courier:
         if settlement.retry_in is not None:
             raise RetryLater(int(settlement.retry_in.total_seconds() * 1000), settlement.error)
 
-    def _policy(self, category: str) -> RetryPolicy:
+    async def _check_policy(self, claimed: Claimed) -> Settlement | None:
+        """Why this delivery must not go out now (skip, defer or throttle); None when it may."""
+        channel = Channel(claimed.channel)
+        rules = self.catalog.config.categories.get(claimed.category)
+        if rules is None:  # removed by a config reload: honour what the recipient can still receive
+            reason = unreachable_reason(channel, claimed.standing)
+            return Settlement(DeliveryStatus.SKIPPED, error=reason, spent_a_try=False) if reason else None
+        reason = blocked(claimed.category, rules, channel, claimed.standing)
+        if reason is not None:
+            return Settlement(DeliveryStatus.SKIPPED, error=reason, spent_a_try=False)
+        now = self.clock()
+        policy = self.catalog.config.policy
+        until = quiet_until(rules, policy, claimed.standing, now)
+        if until is not None:
+            local = until.astimezone(claimed.standing.zone(policy))
+            return Settlement(
+                DeliveryStatus.QUEUED,
+                error=f"quiet hours: deferred until {local:%H:%M} {local.tzname()}",
+                retry_in=until - now,
+                not_before=until,
+                spent_a_try=False,
+            )
+        return await self._take_slot(claimed, rules, now)
+
+    async def _take_slot(self, claimed: Claimed, rules: CategoryConfig, now: datetime) -> Settlement | None:
+        if not rules.frequency_cap:
+            return None
+        zone = claimed.standing.zone(self.catalog.config.policy)
+        pair = (claimed.recipient.id, claimed.category)
+        reached = await take_slot(
+            self.database, claimed.notification_id, pair, rules.frequency_cap, zone, now
+        )
+        if reached is None:
+            return None
+        return Settlement(
+            DeliveryStatus.THROTTLED, error=f"frequency cap {reached} reached", spent_a_try=False
+        )
+
+    async def _send(self, claimed: Claimed) -> tuple[Settlement, list[AttemptRecord]]:
+        config = self.catalog.config
+        links = opt_out_links(
+            config, self.catalog.links, claimed.recipient.id, claimed.recipient.locale, claimed.category
+        )
+        try:
+            message = compose(claimed, self.catalog.templates, links)
+        except RenderError as exc:
+            return Settlement(DeliveryStatus.FAILED, error=f"render: {exc}"), []
+        channel = config.channels.get(Channel(claimed.channel))
+        routed = await route(message, channel.providers if channel else [], self.providers, self.gates)
+        return settle(routed, claimed.tries, self._retry_policy(claimed.category)), list(routed.attempts)
+
+    def _retry_policy(self, category: str) -> RetryPolicy:
         # A category removed by a config reload keeps the default policy for what is in flight.
         found = self.catalog.config.categories.get(category)
         return found.retry if found else RetryPolicy()

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 
 import dramatiq
 
 from ..config.schema import Channel, Priority
+from ..db.types import utcnow
 from ..queueing.actors import DeliveryActors, queue_name
 from ..queueing.broker import queue_depth
 from .store import Dispatch
 
 log = logging.getLogger(__name__)
+
+ZERO = timedelta(0)
 
 
 class Dispatcher:
@@ -20,13 +24,17 @@ class Dispatcher:
         self.broker = broker
         self.actors = actors
 
-    def dispatch(self, items: Iterable[Dispatch], *, delay_ms: int | None = None) -> list[Dispatch]:
+    def dispatch(self, items: Iterable[Dispatch]) -> list[Dispatch]:
         """Enqueue each item; return those the broker refused (their lease brings them back later)."""
         refused = []
+        now = utcnow()
         for item in items:
             message = self.actors.message(item.channel, item.priority, str(item.delivery_id))
+            wait = item.not_before - now if item.not_before else None
             try:
-                self.broker.enqueue(message, delay=delay_ms)
+                self.broker.enqueue(
+                    message, delay=int(wait.total_seconds() * 1000) if wait and wait > ZERO else None
+                )
             except Exception:
                 log.exception("could not enqueue delivery %s; the sweeper will retry it", item.delivery_id)
                 refused.append(item)

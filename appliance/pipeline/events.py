@@ -38,6 +38,7 @@ class _Target:
     status: DeliveryStatus
     channel: str
     fallback_address: str | None
+    recipient_id: uuid.UUID
 
 
 async def apply_events(
@@ -69,7 +70,7 @@ async def apply_events(
                 moved += 1
             else:
                 ignored += 1
-            await _suppress_if_needed(session, provider_name, target, event)
+            await _suppress_if_needed(session, provider_name, target, event, now)
     return EventCounts(matched=matched, moved=moved, ignored=ignored, unknown=unknown)
 
 
@@ -77,7 +78,14 @@ async def _find(
     session: AsyncSession, provider_name: str, event: ProviderEvent, seen: dict[uuid.UUID, _Target]
 ) -> _Target | None:
     query = (
-        select(Delivery.id, Delivery.status, Delivery.channel, Recipient.email, Recipient.phone)
+        select(
+            Delivery.id,
+            Delivery.status,
+            Delivery.channel,
+            Recipient.id.label("recipient_id"),
+            Recipient.email,
+            Recipient.phone,
+        )
         .join(Notification, Notification.id == Delivery.notification_id)
         .join(Recipient, Recipient.id == Notification.recipient_id)
         .where(Delivery.provider == provider_name)
@@ -96,7 +104,7 @@ async def _find(
         return None
     if row.id not in seen:  # a batch may carry several events for one delivery: keep its latest status
         address = addresses(row.email, row.phone).get(row.channel)
-        seen[row.id] = _Target(row.id, DeliveryStatus(row.status), row.channel, address)
+        seen[row.id] = _Target(row.id, DeliveryStatus(row.status), row.channel, address, row.recipient_id)
     return seen[row.id]
 
 
@@ -126,7 +134,7 @@ async def _move(
 
 
 async def _suppress_if_needed(
-    session: AsyncSession, provider_name: str, target: _Target, event: ProviderEvent
+    session: AsyncSession, provider_name: str, target: _Target, event: ProviderEvent, now: datetime
 ) -> None:
     complaint = event.kind is EventKind.COMPLAINED
     if not (complaint or event.hard) or target.channel not in ADDRESSED:
@@ -141,6 +149,8 @@ async def _suppress_if_needed(
         SuppressionReason.COMPLAINT if complaint else SuppressionReason.HARD_BOUNCE,
         detail=event.detail,
         source=f"provider:{provider_name}"[:64],
+        recipient_id=target.recipient_id,
+        now=now,
     )
 
 

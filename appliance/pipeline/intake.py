@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from ..catalog import Catalog
-from ..config.schema import Channel, Priority
+from ..config.schema import CategoryConfig, Channel, Priority
 from .requests import NotificationIn, RecipientIn
 
 
@@ -19,6 +19,7 @@ class Accepted:
 
     recipient: RecipientIn
     category: str
+    rules: CategoryConfig
     template: str
     priority: Priority
     channels: tuple[Channel, ...]  # the category's order, limited to what the template can render
@@ -38,6 +39,7 @@ def accept(
     return Accepted(
         recipient=request.to,
         category=request.category,
+        rules=category,
         template=request.template,
         priority=category.priority,
         channels=tuple(channel for channel in category.channels if channel in usable),

@@ -1,46 +1,73 @@
-"""Which channels a notification goes out on, and why a channel is skipped. Pure."""
+"""Which channels a notification goes out on, when, and why a channel is skipped. Pure.
+
+Strategy `all` sends on every channel the recipient can and wants to receive; `fallback` sends
+on the first such channel and holds the others, in the category's order, for when it fails.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
-from ..config.schema import Channel, Priority
-
-
-@dataclass(frozen=True)
-class Reachability:
-    """What we know of a recipient's addresses, without the addresses themselves."""
-
-    has_email: bool
-    has_phone: bool
-    device_count: int
-    suppressed: Mapping[Channel, str] = field(default_factory=dict)  # channel -> why its address is
+from ..config.schema import CategoryConfig, Channel, Priority, Strategy
+from ..db.models import DeliveryStatus
+from ..preferences.frequency import FrequencyCap
+from ..preferences.verdict import Standing, blocked
 
 
 @dataclass(frozen=True)
 class PlannedDelivery:
     channel: Channel
     priority: Priority
-    skip_reason: str | None = None
+    position: int
+    status: DeliveryStatus
+    reason: str | None = None
+    not_before: datetime | None = None
 
     @property
-    def skipped(self) -> bool:
-        return self.skip_reason is not None
+    def dispatched(self) -> bool:
+        return self.status is DeliveryStatus.QUEUED
 
 
-def unreachable_reason(channel: Channel, reach: Reachability) -> str | None:
-    if channel is Channel.EMAIL and not reach.has_email:
-        return "recipient has no email address"
-    if channel is Channel.SMS and not reach.has_phone:
-        return "recipient has no phone number"
-    if channel is Channel.PUSH and reach.device_count == 0:
-        return "recipient has no registered push device"
-    if channel in reach.suppressed:
-        return f"address is suppressed ({reach.suppressed[channel]})"
-    return None
+@dataclass(frozen=True)
+class Circumstances:
+    """What holds for the whole notification at planning time."""
+
+    capped: FrequencyCap | None = None
+    quiet_until: datetime | None = None
 
 
-def plan(channels: Iterable[Channel], priority: Priority, reach: Reachability) -> list[PlannedDelivery]:
-    """One delivery per channel, in the category's order; unreachable channels are kept, skipped."""
-    return [PlannedDelivery(channel, priority, unreachable_reason(channel, reach)) for channel in channels]
+def plan(
+    category: str,
+    rules: CategoryConfig,
+    channels: Iterable[Channel],
+    standing: Standing,
+    circumstances: Circumstances = Circumstances(),
+) -> list[PlannedDelivery]:
+    """One delivery per channel, in the category's order; blocked channels are kept, skipped."""
+    planned: list[PlannedDelivery] = []
+    leading = True
+    for position, channel in enumerate(channels):
+        reason = blocked(category, rules, channel, standing)
+        if reason is not None:
+            planned.append(PlannedDelivery(channel, rules.priority, position, DeliveryStatus.SKIPPED, reason))
+        elif circumstances.capped is not None:
+            capped = f"frequency cap {circumstances.capped} reached"
+            planned.append(
+                PlannedDelivery(channel, rules.priority, position, DeliveryStatus.THROTTLED, capped)
+            )
+        elif leading or rules.strategy is Strategy.ALL:
+            planned.append(
+                PlannedDelivery(
+                    channel,
+                    rules.priority,
+                    position,
+                    DeliveryStatus.QUEUED,
+                    not_before=circumstances.quiet_until,
+                )
+            )
+            leading = False
+        else:
+            planned.append(PlannedDelivery(channel, rules.priority, position, DeliveryStatus.HELD))
+    return planned

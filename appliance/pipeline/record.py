@@ -1,12 +1,17 @@
-"""Recording what happened: one attempt row per provider call, then the delivery's new status."""
+"""Recording what happened: one attempt row per provider call, then the delivery's new status.
+
+With the `fallback` strategy the notification's held channels follow in the same transaction:
+the next one is released when this one could not get out, the rest stand down when it did.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..config.schema import Channel, Priority
 from ..db.engine import Database
 from ..db.models import Attempt, Delivery, DeliveryStatus, Device, SuppressionReason
 from ..providers.base import OutcomeKind
@@ -14,6 +19,10 @@ from . import suppression
 from .claims import Claimed
 from .route import AttemptRecord
 from .settle import Settlement
+from .store import Dispatch
+
+#: Outcomes after which a fallback notification moves on to its next channel.
+NOT_OUT = frozenset({DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.SKIPPED})
 
 
 async def record(
@@ -24,7 +33,8 @@ async def record(
     *,
     now: datetime,
     queue_lease: timedelta,
-) -> None:
+) -> list[Dispatch]:
+    """Returns the fallback deliveries this outcome released, to be enqueued after the commit."""
     values: dict[str, object] = {
         "status": settlement.status,
         "last_error": settlement.error,
@@ -36,6 +46,7 @@ async def record(
     elif settlement.retry_in is not None:
         # Waiting in the broker for its retry; if that message is lost, the sweeper resends it.
         values["lease_expires_at"] = now + settlement.retry_in + queue_lease
+        values["not_before"] = settlement.not_before
     else:
         values["lease_expires_at"] = None
     if not settlement.spent_a_try:
@@ -53,7 +64,7 @@ async def record(
             )
             for attempt in attempts
         )
-        await session.execute(
+        updated = await session.execute(
             update(Delivery)
             .where(
                 Delivery.id == claimed.delivery_id,
@@ -64,11 +75,57 @@ async def record(
             )
             .values(**values)
         )
-        await _forget_dead_addresses(session, claimed, attempts)
+        await _forget_dead_addresses(session, claimed, attempts, now)
+        if not updated.rowcount:  # type: ignore[attr-defined]
+            return []
+        return await _follow_fallback(session, claimed, settlement, now, queue_lease)
+
+
+async def _follow_fallback(
+    session: AsyncSession, claimed: Claimed, settlement: Settlement, now: datetime, queue_lease: timedelta
+) -> list[Dispatch]:
+    held = (Delivery.notification_id == claimed.notification_id) & (Delivery.status == DeliveryStatus.HELD)
+    if settlement.status in (DeliveryStatus.SENT, DeliveryStatus.THROTTLED):
+        why = (
+            f"not needed: sent on {claimed.channel}"
+            if settlement.status is DeliveryStatus.SENT
+            else settlement.error
+        )
+        status = (
+            DeliveryStatus.SKIPPED if settlement.status is DeliveryStatus.SENT else DeliveryStatus.THROTTLED
+        )
+        await session.execute(
+            update(Delivery).where(held).values(status=status, last_error=why, updated_at=now)
+        )
+        return []
+    if settlement.status not in NOT_OUT:
+        return []
+    following = (
+        await session.execute(
+            select(Delivery.id, Delivery.channel, Delivery.priority)
+            .where(held)
+            .order_by(Delivery.position)
+            .limit(1)
+        )
+    ).one_or_none()
+    if following is None:
+        return []
+    delivery_id, channel, priority = following
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.HELD)
+        .values(
+            status=DeliveryStatus.QUEUED,
+            last_error=f"fallback: {claimed.channel} did not get out",
+            lease_expires_at=now + queue_lease,
+            updated_at=now,
+        )
+    )
+    return [Dispatch(delivery_id, Channel(channel), Priority(priority))]
 
 
 async def _forget_dead_addresses(
-    session: AsyncSession, claimed: Claimed, attempts: list[AttemptRecord]
+    session: AsyncSession, claimed: Claimed, attempts: list[AttemptRecord], now: datetime
 ) -> None:
     """A provider said this address or device can never receive: stop sending to it."""
     gone_tokens = {token for attempt in attempts for token in attempt.outcome.invalid_tokens}
@@ -83,4 +140,6 @@ async def _forget_dead_addresses(
             SuppressionReason.INVALID,
             detail=invalid[-1].outcome.error,
             source=f"provider:{invalid[-1].provider}",
+            recipient_id=claimed.recipient.id,
+            now=now,
         )

@@ -66,6 +66,33 @@ class DeviceIn(msgspec.Struct, forbid_unknown_fields=True):
     token: Annotated[str, msgspec.Meta(min_length=8, max_length=4096)]
 
 
+class PreferencesIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Only what is given changes; a channel left out keeps its setting."""
+
+    unsubscribed_all: bool | None = None
+    categories: dict[str, Annotated[dict[str, bool], msgspec.Meta(description="channel -> receive it")]] = {}
+
+    def channels(self) -> dict[tuple[str, str], bool]:
+        return {
+            (category, channel): enabled
+            for category, settings in self.categories.items()
+            for channel, enabled in settings.items()
+        }
+
+
+UnsubscribeToken = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class UnsubscribeIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """The token of an unsubscribe link, or the subject of the mail sent to its `mailto:` target."""
+
+    token: UnsubscribeToken | None = None
+    subject: (
+        Annotated[str, msgspec.Meta(max_length=2000, description="the mail's subject: `unsubscribe <token>`")]
+        | None
+    ) = None
+
+
 # What a pattern mismatch means, per field, in words rather than a regular expression.
 _PATTERN_HINTS = {
     "id": "must be 1-255 characters without spaces or slashes",

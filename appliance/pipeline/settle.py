@@ -7,7 +7,7 @@ provider's 429) and open circuits make the delivery wait and come back, never fa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from dramatiq.common import compute_backoff
 
@@ -27,6 +27,7 @@ class Settlement:
     provider_message_id: str | None = None
     retry_in: timedelta | None = None
     spent_a_try: bool = True
+    not_before: datetime | None = None  # a deferral (quiet hours): not to be sent before then
 
 
 def settle(routed: Routed, tries: int, policy: RetryPolicy) -> Settlement:

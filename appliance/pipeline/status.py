@@ -3,7 +3,8 @@
     queued -> sending -> sent -> delivered | bounced | complained
        ^         |   \\-> failed | dead
        +---------+ (retry later)
-    queued -> skipped (nothing to send to)
+    queued -> skipped (nothing to send to) | throttled (frequency cap)
+    held -> queued (fallback: the channel before it did not get out) | skipped | throttled
 
 Pure functions: the worker, the webhook ingester and the API all decide with these.
 """
@@ -14,12 +15,13 @@ from collections.abc import Iterable
 
 from ..db.models import DeliveryStatus as S
 
-FINAL = frozenset({S.DELIVERED, S.BOUNCED, S.COMPLAINED, S.FAILED, S.DEAD, S.SKIPPED})
-IN_FLIGHT = frozenset({S.QUEUED, S.SENDING})
+FINAL = frozenset({S.DELIVERED, S.BOUNCED, S.COMPLAINED, S.FAILED, S.DEAD, S.SKIPPED, S.THROTTLED})
+IN_FLIGHT = frozenset({S.QUEUED, S.SENDING, S.HELD})
 
 _ALLOWED: dict[S, frozenset[S]] = {
-    S.QUEUED: frozenset({S.SENDING, S.SKIPPED, S.FAILED, S.DEAD}),
-    S.SENDING: frozenset({S.QUEUED, S.SENDING, S.SENT, S.FAILED, S.DEAD, S.SKIPPED}),
+    S.QUEUED: frozenset({S.SENDING, S.SKIPPED, S.FAILED, S.DEAD, S.THROTTLED}),
+    S.HELD: frozenset({S.QUEUED, S.SKIPPED, S.THROTTLED}),
+    S.SENDING: frozenset({S.QUEUED, S.SENDING, S.SENT, S.FAILED, S.DEAD, S.SKIPPED, S.THROTTLED}),
     S.SENT: frozenset({S.DELIVERED, S.BOUNCED, S.COMPLAINED, S.FAILED}),
     S.DELIVERED: frozenset({S.BOUNCED, S.COMPLAINED}),
     S.BOUNCED: frozenset(),
@@ -27,6 +29,7 @@ _ALLOWED: dict[S, frozenset[S]] = {
     S.FAILED: frozenset(),
     S.DEAD: frozenset({S.QUEUED}),  # an operator may send a dead letter again
     S.SKIPPED: frozenset(),
+    S.THROTTLED: frozenset(),
 }
 
 

@@ -15,13 +15,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..config.schema import Channel, Priority
+from ..config.schema import Channel, PolicyConfig, Priority
 from ..db.engine import Database
-from ..db.models import Delivery, DeliveryStatus, Device, IdempotencyRecord, Notification, Recipient
+from ..db.models import Delivery, Device, IdempotencyRecord, Notification, Recipient
 from ..errors import IdempotencyConflict, RequestRejected
+from ..preferences import ledger, slots
+from ..preferences.choices import Choices
+from ..preferences.verdict import Standing, cap_reached, quiet_until
 from . import suppression
 from .intake import Accepted
-from .planner import Reachability, plan
+from .planner import Circumstances, plan
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class Dispatch:
     delivery_id: uuid.UUID
     channel: Channel
     priority: Priority
+    not_before: datetime | None = None  # deferred by quiet hours
 
 
 @dataclass(frozen=True)
@@ -41,14 +45,22 @@ class Stored:
 StoreResult = Stored | RequestRejected
 
 
-async def store(
-    database: Database, items: list[Accepted], *, source: str, now: datetime, queue_lease: timedelta
-) -> list[StoreResult]:
+@dataclass(frozen=True)
+class Occasion:
+    """Where and when items are stored, and the rules in force."""
+
+    source: str
+    now: datetime
+    queue_lease: timedelta
+    policy: PolicyConfig
+
+
+async def store(database: Database, items: list[Accepted], occasion: Occasion) -> list[StoreResult]:
     """Write every item that can be written; answer each one on its own, in order."""
     for attempt in range(3):
         try:
             async with database.transaction() as session:
-                return await _store(session, items, source=source, now=now, queue_lease=queue_lease)
+                return await _store(session, items, occasion)
         except IntegrityError:
             # A concurrent request created the same recipient or used the same key first;
             # a second pass sees its row and answers from it.
@@ -57,13 +69,13 @@ async def store(
     raise AssertionError("unreachable")
 
 
-async def _store(
-    session: AsyncSession, items: list[Accepted], *, source: str, now: datetime, queue_lease: timedelta
-) -> list[StoreResult]:
+async def _store(session: AsyncSession, items: list[Accepted], occasion: Occasion) -> list[StoreResult]:
     replays = await _idempotency_records(session, items)
     recipients = await _resolve_recipients(session, items)
     devices = await _device_counts(session, [r.id for r in recipients.values() if r.id is not None])
     suppressed = await suppression.reasons(session, _addresses(recipients.values()))
+    choices = await ledger.choices_for(session, recipients.values())
+    counted = await slots.counted(session, _capped_pairs(items, recipients), occasion.now)
     results: list[StoreResult] = []
     for item in items:
         record = replays.get(item.idempotency_key) if item.idempotency_key else None
@@ -80,13 +92,16 @@ async def _store(
                 )
             )
             continue
-        reach = Reachability(
+        standing = Standing(
             has_email=bool(recipient.email),
             has_phone=bool(recipient.phone),
             device_count=devices.get(recipient.id, 0),
             suppressed=_suppressed_channels(recipient, suppressed),
+            choices=choices.get(recipient.id, Choices()),
+            timezone=recipient.timezone,
         )
-        notification, stored = _write(session, item, recipient, reach, source, now, queue_lease)
+        circumstances = _circumstances(item, standing, counted[recipient.id, item.category], occasion)
+        notification, stored = _write(session, item, recipient, standing, circumstances, occasion)
         if item.idempotency_key:
             replays[item.idempotency_key] = IdempotencyRecord(
                 key=item.idempotency_key,
@@ -105,15 +120,33 @@ def _replay(record: IdempotencyRecord, item: Accepted) -> StoreResult:
     return Stored(notification_id=record.notification_id, replayed=True)
 
 
+def _circumstances(
+    item: Accepted, standing: Standing, counted: list[datetime], occasion: Occasion
+) -> Circumstances:
+    zone = standing.zone(occasion.policy)
+    return Circumstances(
+        capped=cap_reached(item.rules.frequency_cap, counted, occasion.now, zone),
+        quiet_until=quiet_until(item.rules, occasion.policy, standing, occasion.now),
+    )
+
+
+def _capped_pairs(items: list[Accepted], recipients: dict[str, Recipient]) -> list[slots.Pair]:
+    return [
+        (recipients[item.recipient.id].id, item.category)
+        for item in items
+        if item.rules.frequency_cap and item.recipient.id in recipients
+    ]
+
+
 def _write(
     session: AsyncSession,
     item: Accepted,
     recipient: Recipient,
-    reach: Reachability,
-    source: str,
-    now: datetime,
-    queue_lease: timedelta,
+    standing: Standing,
+    circumstances: Circumstances,
+    occasion: Occasion,
 ) -> tuple[Notification, Stored]:
+    now = occasion.now
     notification = Notification(
         id=uuid.uuid4(),
         recipient=recipient,
@@ -121,26 +154,30 @@ def _write(
         template=item.template,
         priority=item.priority.value,
         data=item.data,
-        source=source,
+        source=occasion.source,
         created_at=now,
     )
     session.add(notification)
     dispatches = []
-    for planned in plan(item.channels, item.priority, reach):
+    for planned in plan(item.category, item.rules, item.channels, standing, circumstances):
         delivery = Delivery(
             id=uuid.uuid4(),
             notification=notification,
             channel=planned.channel.value,
+            position=planned.position,
             priority=planned.priority.value,
-            status=DeliveryStatus.SKIPPED if planned.skipped else DeliveryStatus.QUEUED,
-            last_error=planned.skip_reason,
-            lease_expires_at=None if planned.skipped else now + queue_lease,
+            status=planned.status,
+            last_error=planned.reason,
+            not_before=planned.not_before,
+            lease_expires_at=(planned.not_before or now) + occasion.queue_lease
+            if planned.dispatched
+            else None,
             created_at=now,
             updated_at=now,
         )
         session.add(delivery)
-        if not planned.skipped:
-            dispatches.append(Dispatch(delivery.id, planned.channel, planned.priority))
+        if planned.dispatched:
+            dispatches.append(Dispatch(delivery.id, planned.channel, planned.priority, planned.not_before))
     return notification, Stored(notification_id=notification.id, replayed=False, dispatches=tuple(dispatches))
 
 

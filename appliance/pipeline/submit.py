@@ -19,7 +19,7 @@ from ..errors import RequestRejected
 from .dispatch import Dispatcher
 from .intake import Accepted, accept
 from .requests import NotificationIn
-from .store import Dispatch, Stored, store
+from .store import Dispatch, Occasion, Stored, store
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,12 @@ async def submit(
         await store(
             database,
             accepted,
-            source=f"api:{caller}",
-            now=now,
-            queue_lease=catalog.config.delivery.queue_lease,
+            Occasion(
+                source=f"api:{caller}",
+                now=now,
+                queue_lease=catalog.config.delivery.queue_lease,
+                policy=catalog.config.policy,
+            ),
         )
         if accepted
         else []

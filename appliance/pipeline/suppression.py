@@ -3,7 +3,9 @@ addresses a provider called invalid, manual entries), checked when planning and 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -11,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config.schema import Channel
 from ..db.models import Suppression, SuppressionReason
+from ..db.types import utcnow
+from ..preferences import ledger
 
 #: Channels whose address is the recipient's own (push tokens are pruned instead; see record.py).
 ADDRESSED = frozenset({Channel.EMAIL, Channel.SMS})
@@ -50,16 +54,25 @@ async def suppress(
     *,
     detail: str | None,
     source: str,
+    recipient_id: uuid.UUID | None = None,
+    now: datetime | None = None,
 ) -> None:
-    """Add the address; an address already suppressed keeps its first reason."""
+    """Add the address; an address already suppressed keeps its first reason.
+
+    Given the recipient it belongs to, a new suppression is written to their consent log too.
+    """
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    await session.execute(
+    added = await session.execute(
         dialect.insert(Suppression)
         .values(
             channel=channel, address=normalize(channel, address), reason=reason, detail=detail, source=source
         )
         .on_conflict_do_nothing()
     )
+    if recipient_id is not None and added.rowcount:  # type: ignore[attr-defined]
+        ledger.log_suppression(
+            session, recipient_id, channel, reason.value, source=source, now=now or utcnow()
+        )
 
 
 async def unsuppress(session: AsyncSession, channel: str, address: str) -> bool:

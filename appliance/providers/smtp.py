@@ -146,12 +146,12 @@ class SmtpProvider(Provider):
             mime = build_message(message, self.options)
         except ValueError as exc:  # header injection, unparsable address, no body
             return Outcome.permanent(f"cannot build the email: {exc}")
-        content: MimeMessage | bytes = mime
-        mail_options: list[str] = []
-        if self.options.dkim is not None:
-            # As aiosmtplib decides: only a non-ASCII address (not a display name) needs SMTPUTF8.
-            utf8 = not f"{_envelope_sender(self.options.from_address)}{_addr_spec(message.to)}".isascii()
-            mail_options = ["SMTPUTF8"] if utf8 else []
+        # As aiosmtplib decides: only a non-ASCII address (not a display name) needs SMTPUTF8.
+        utf8 = not f"{_envelope_sender(self.options.from_address)}{_addr_spec(message.to)}".isascii()
+        mail_options = ["SMTPUTF8"] if utf8 else []
+        if self.options.dkim is None:
+            content = mime.as_bytes(policy=wire_policy(utf8))
+        else:
             try:
                 # Hashing a large body and an RSA signature are CPU work: keep them off the event loop.
                 content = await asyncio.to_thread(self._signed, mime, self.options.dkim, utf8=utf8)
@@ -169,7 +169,7 @@ class SmtpProvider(Provider):
             self._dkim_key = dkim_key(options)
         return dkim_sign(mime, options, self._dkim_key, utf8=utf8)
 
-    async def _submit(self, content: MimeMessage | bytes, to: str, mail_options: list[str]) -> None:
+    async def _submit(self, content: bytes, to: str, mail_options: list[str]) -> None:
         options = self.options
         await aiosmtplib.send(
             content,
@@ -223,14 +223,19 @@ def build_message(message: EmailMessage, options: SmtpOptions) -> MimeMessage:
     return mime
 
 
+def wire_policy(utf8: bool) -> policy.EmailPolicy:
+    """7-bit bodies, and header lines up to RFC 5322's 998 characters: folding at 78 would turn a
+    long unbreakable URL (List-Unsubscribe) into RFC 2047 encoded words that mail clients ignore."""
+    return (policy.SMTPUTF8 if utf8 else policy.SMTP).clone(cte_type="7bit", max_line_length=998)
+
+
 def dkim_sign(mime: MimeMessage, options: DkimOptions, private_key: bytes, *, utf8: bool = False) -> bytes:
     """The message as it goes on the wire, with a DKIM-Signature header first.
 
     Bodies are flattened to 7-bit (quoted-printable or base64), as RFC 6376 §5.3 advises: a relay
     that downgrades 8-bit content for a next hop would otherwise break the body hash.
     """
-    wire_policy = (policy.SMTPUTF8 if utf8 else policy.SMTP).clone(cte_type="7bit")
-    raw = mime.as_bytes(policy=wire_policy)
+    raw = mime.as_bytes(policy=wire_policy(utf8))
     signature = dkim.sign(
         raw,
         options.selector.encode(),

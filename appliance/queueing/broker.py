@@ -25,10 +25,14 @@ def ping(broker: dramatiq.Broker) -> None:
 
 
 def queue_depth(broker: dramatiq.Broker, queue_name: str) -> int:
-    """Messages the broker holds for a queue and its delay queue, waiting or in flight."""
+    """Messages waiting in the broker for a queue and its delay queue, not yet taken by a worker.
+
+    Messages a worker has fetched are left out on purpose: if that worker died, Dramatiq gives
+    them back only when a random maintenance pass notices (minutes, at worst), and the sweeper
+    must not wait for that. A live worker's copy makes a resend a duplicate the claim ignores.
+    """
     if isinstance(broker, RedisBroker):
-        # Dramatiq keeps every un-acked message of a queue in the hash "<namespace>:<queue>.msgs".
-        keys = (f"{broker.namespace}:{name}.msgs" for name in (queue_name, dq_name(queue_name)))
-        return sum(int(broker.client.hlen(key)) for key in keys)
+        keys = (f"{broker.namespace}:{name}" for name in (queue_name, dq_name(queue_name)))
+        return sum(int(broker.client.llen(key)) for key in keys)
     queues = getattr(broker, "queues", {})
     return sum(queues[name].qsize() for name in (queue_name, dq_name(queue_name)) if name in queues)

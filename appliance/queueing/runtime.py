@@ -63,7 +63,7 @@ class WorkerRuntime:
             self.circuits, self._limiter = scaled_stores(self._redis, self.settings.redis_namespace)
         rates = {name: spec.rate_limit for name, spec in self.catalog.config.providers.items()}
         gates = Gates(breakers(self.circuits, self.catalog), self._limiter, rates)
-        self._courier = Courier(self._database, self.catalog, self._providers, gates)
+        self._courier = Courier(self._database, self.catalog, self._providers, gates, self.dispatcher)
         delivery = self.catalog.config.delivery
         self._sweeper = asyncio.create_task(
             run_sweeper(

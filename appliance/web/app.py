@@ -15,11 +15,13 @@ from ..settings import Settings
 from .api.health import healthz, readyz
 from .api.notifications import NotificationsController
 from .api.operations import OperationsController
+from .api.preferences import PreferencesController
 from .api.recipients import RecipientsController
 from .api.sandbox import list_sandbox_messages
 from .api.suppressions import SuppressionsController
 from .api.webhooks import WebhooksController
 from .auth import require_api_key
+from .center.routes import center_router
 from .problems import PROBLEM_HANDLERS
 from .services import Services
 from .ui.routes import ui_app_options, ui_plugins, ui_router
@@ -42,6 +44,7 @@ def create_app(settings: Settings, catalog: Catalog) -> Litestar:
         route_handlers=[
             NotificationsController,
             RecipientsController,
+            PreferencesController,
             OperationsController,
             SuppressionsController,
             list_sandbox_messages,
@@ -53,7 +56,7 @@ def create_app(settings: Settings, catalog: Catalog) -> Litestar:
     probes = Router(path="/", route_handlers=[healthz, readyz], exception_handlers=PROBLEM_HANDLERS)
     webhooks = Router(path="/", route_handlers=[WebhooksController], exception_handlers=PROBLEM_HANDLERS)
     return Litestar(
-        route_handlers=[api, probes, webhooks, ui_router(catalog)],
+        route_handlers=[api, probes, webhooks, ui_router(catalog), center_router(catalog)],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         state=State({"services": services}),
         on_startup=[services.start],

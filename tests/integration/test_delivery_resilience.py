@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
+from email.message import Message
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -17,12 +19,12 @@ from appliance.db.engine import Database
 from appliance.db.types import utcnow
 from appliance.pipeline.intake import accept
 from appliance.pipeline.requests import NotificationIn, RecipientIn
-from appliance.pipeline.store import store
+from appliance.pipeline.store import Occasion, store
 from appliance.pipeline.sweeper import sweep_once
 from appliance.queueing.runtime import WorkerRuntime
 from appliance.settings import Settings
 from appliance.web.app import create_app
-from tests.conftest import AUTH, ROOT, free_port
+from tests.conftest import AUTH, ROOT, free_port, serving
 from tests.integration.fakes import HookReceiver, SmtpSink
 from tests.integration.test_notifications_api import settled
 
@@ -61,14 +63,12 @@ def catalog(ports: dict[str, int]) -> Catalog:
 async def client(
     stack_settings: Settings, catalog: Catalog, peers: SmtpSink
 ) -> AsyncIterator[AsyncTestClient]:
-    settings = replace(stack_settings, config_path=str(CONFIG))
-    async with AsyncTestClient(app=create_app(settings, catalog)) as client:
-        worker = None if settings.embedded else WorkerRuntime(settings, catalog).worker(threads=4)
-        if worker:
-            worker.start()
+    async with serving(stack_settings, catalog, CONFIG, threads=4) as client:
         yield client
-        if worker:
-            worker.stop()
+
+
+def occasion(catalog: Catalog, queue_lease: timedelta) -> Occasion:
+    return Occasion(source="test", now=utcnow(), queue_lease=queue_lease, policy=catalog.config.policy)
 
 
 def alert(n: int, recipient: str | None = None) -> dict:
@@ -80,27 +80,51 @@ def alert(n: int, recipient: str | None = None) -> dict:
     }
 
 
-async def test_email_is_received_by_a_real_smtp_server(client: AsyncTestClient, peers: SmtpSink) -> None:
-    request = {
+def receipt(category: str, n: int) -> dict:
+    return {
         "to": {"id": f"r-{uuid.uuid4().hex[:8]}", "email": "ada@example.com", "attributes": {"name": "Ada"}},
-        "category": "mail",
+        "category": category,
         "template": "receipt",
-        "data": {"n": 42},
+        "data": {"n": n},
     }
-    notification_id = (await client.post("/v1/notifications", json=request, headers=AUTH)).json()["id"]
+
+
+def mime_parts(message: Message) -> dict[str, str]:
+    return {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in message.walk()
+        if not part.is_multipart()
+    }
+
+
+async def test_email_is_received_by_a_real_smtp_server(client: AsyncTestClient, peers: SmtpSink) -> None:
+    notification_id = (await client.post("/v1/notifications", json=receipt("mail", 42), headers=AUTH)).json()[
+        "id"
+    ]
     body = await settled(client, notification_id)
     assert body["status"] == "sent"
     [message] = peers.messages
     assert message["Subject"] == "Receipt 42"
     assert message["To"] == "ada@example.com"
-    parts = {
-        part.get_content_type(): part.get_payload(decode=True).decode()
-        for part in message.walk()
-        if not part.is_multipart()
-    }
+    parts = mime_parts(message)
     assert parts["text/plain"].strip() == "Thanks, Ada. Receipt 42."
     assert "<b>Ada</b>" in parts["text/html"]
     assert body["deliveries"][0]["provider_message_id"] == message["Message-ID"]
+
+
+async def test_an_optional_email_carries_one_click_unsubscribe_and_a_footer(
+    client: AsyncTestClient, peers: SmtpSink
+) -> None:
+    notification_id = (await client.post("/v1/notifications", json=receipt("news", 7), headers=AUTH)).json()[
+        "id"
+    ]
+    assert (await settled(client, notification_id))["status"] == "sent"
+    [message] = peers.messages
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert re.fullmatch(r"<http://127\.0\.0\.1:8000/unsubscribe/[\w.-]+>", message["List-Unsubscribe"])
+    parts = mime_parts(message)
+    assert "http://127.0.0.1:8000/preferences/" in parts["text/plain"]
+    assert 'href="http://127.0.0.1:8000/preferences/' in parts["text/html"]
 
 
 async def test_a_failing_provider_is_retried_with_backoff_then_marked_dead(
@@ -147,9 +171,7 @@ async def test_a_delivery_the_broker_never_got_is_sent_by_the_sweeper(
             catalog,
             caller="test",
         )
-        [stored] = await store(
-            database, [item], source="test", now=utcnow(), queue_lease=catalog.config.delivery.queue_lease
-        )
+        [stored] = await store(database, [item], occasion(catalog, catalog.config.delivery.queue_lease))
         await database.dispose()
         worker = None if settings.embedded else WorkerRuntime(settings, catalog).worker(threads=2)
         if worker:
@@ -252,7 +274,7 @@ async def test_a_backlog_outliving_the_queue_lease_is_not_enqueued_twice(
             )
             for n in range(30)
         ]
-        stored = await store(database, items, source="test", now=utcnow(), queue_lease=timedelta(0))
+        stored = await store(database, items, occasion(catalog, timedelta(0)))
         runtime.dispatcher.dispatch(d for s in stored for d in s.dispatches)  # enqueued, lease already lapsed
         await sweep_once(
             database,

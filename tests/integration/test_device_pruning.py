@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import ClassVar
 
 import pytest
@@ -12,10 +11,8 @@ from litestar.testing import AsyncTestClient
 from appliance.catalog import load_catalog
 from appliance.providers.base import Message, Outcome, OutcomeKind, Provider, ProviderOptions, PushMessage
 from appliance.providers.registry import BUILTIN, ProviderRegistry
-from appliance.queueing.runtime import WorkerRuntime
 from appliance.settings import Settings
-from appliance.web.app import create_app
-from tests.conftest import AUTH, ROOT
+from tests.conftest import AUTH, ROOT, serving
 from tests.integration.test_notifications_api import settled
 
 CONFIG = ROOT / "tests" / "configs" / "push-pruning.yaml"
@@ -39,14 +36,8 @@ class DeadTokenPush(Provider):
 @pytest.fixture
 async def client(stack_settings: Settings) -> AsyncIterator[AsyncTestClient]:
     catalog = load_catalog(CONFIG, registry=ProviderRegistry((*BUILTIN, DeadTokenPush)))
-    settings = replace(stack_settings, config_path=str(CONFIG))
-    async with AsyncTestClient(app=create_app(settings, catalog)) as client:
-        worker = None if settings.embedded else WorkerRuntime(settings, catalog).worker(threads=2)
-        if worker:
-            worker.start()
+    async with serving(stack_settings, catalog, CONFIG, threads=2) as client:
         yield client
-        if worker:
-            worker.stop()
 
 
 async def test_dead_tokens_are_removed_and_live_ones_kept(client: AsyncTestClient) -> None:

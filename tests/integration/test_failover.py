@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from appliance.catalog import load_catalog
-from appliance.queueing.runtime import WorkerRuntime
 from appliance.settings import Settings
-from appliance.web.app import create_app
-from tests.conftest import AUTH, ROOT, free_port
+from tests.conftest import AUTH, ROOT, free_port, serving
 from tests.integration.fakes import HookReceiver
 from tests.integration.test_notifications_api import settled
 
@@ -34,14 +31,9 @@ async def hooks(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[HookRece
 
 @pytest.fixture
 async def client(stack_settings: Settings, hooks: tuple) -> AsyncIterator[AsyncTestClient]:
-    settings, catalog = replace(stack_settings, config_path=str(CONFIG)), load_catalog(CONFIG)
-    async with AsyncTestClient(app=create_app(settings, catalog)) as client:
-        worker = None if settings.embedded else WorkerRuntime(settings, catalog).worker(threads=2)
-        if worker:
-            worker.start()
+    catalog = load_catalog(CONFIG)
+    async with serving(stack_settings, catalog, CONFIG, threads=2) as client:
         yield client
-        if worker:
-            worker.stop()
 
 
 async def send(client: AsyncTestClient, n: int) -> dict:

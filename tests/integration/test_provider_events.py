@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from appliance.catalog import Catalog, load_catalog
-from appliance.queueing.runtime import WorkerRuntime
 from appliance.settings import Settings
-from appliance.web.app import create_app
-from tests.conftest import AUTH, ROOT
+from tests.conftest import AUTH, ROOT, serving
 from tests.contract.fake_email_apis import MailgunApi, PostmarkApi, SendGridApi, SesApi
 from tests.contract.fake_messaging_apis import FakeTwilio, serve_http
 from tests.event_signing import (
@@ -117,15 +115,9 @@ def provider_name(request: pytest.FixtureRequest) -> str:
 async def client(
     stack_settings: Settings, peers: Peers, provider_name: str
 ) -> AsyncIterator[AsyncTestClient]:
-    settings = replace(stack_settings, config_path=str(CONFIG))
     catalog = catalog_for(peers, "sendgrid" if provider_name == "twilio" else provider_name)
-    async with AsyncTestClient(app=create_app(settings, catalog)) as client:
-        worker = None if settings.embedded else WorkerRuntime(settings, catalog).worker(threads=2)
-        if worker:
-            worker.start()
+    async with serving(stack_settings, catalog, CONFIG, threads=2) as client:
         yield client
-        if worker:
-            worker.stop()
 
 
 # --- What each provider sends: (kind, delivery, address, genuine) -> signed request ----------------

@@ -86,6 +86,36 @@ templates:
     )
 
 
+def test_policy_and_preference_center_mistakes_are_located(tmp_path: Path) -> None:
+    text = """\
+server: {secret_key: a-long-enough-secret}
+channels: {email: {providers: [box]}}
+providers: {box: {type: sandbox}}
+categories:
+  otp: {channels: [email], opt_out: false, default: opted_out}
+  news: {channels: [email], frequency_cap: [2/day, 0/week], quiet_hours: "21:00-21:00"}
+policy: {timezone: Mars/Olympus}
+preference_center:
+  accent_color: blue
+  translations:
+    de:
+      text: {intro: "Was {produkt} schickt", title: "{product}: Einstellungen", nope: x}
+      categories: {ghost: {title: G}}
+"""
+    found = "\n".join(problems(write(tmp_path, text)))
+    assert ":5: categories.otp: " in found and "cannot default to opted_out" in found
+    assert ':6: categories.news.frequency_cap: expected "<n>/<hour|day|week|month>" with n > 0' in found
+    assert ":6: categories.news.quiet_hours: quiet hours must not start and end at the same time" in found
+    assert ':7: policy.timezone: unknown time zone "Mars/Olympus"' in found
+    assert ":9: preference_center.accent_color: " in found
+    assert ":12: preference_center.translations.de.text.intro: unknown placeholder {produkt}" in found
+    assert "text.title" not in found  # {product} is offered to every text
+    assert ':12: preference_center.translations.de.text.nope: unknown text key "nope"' in found
+    assert (
+        ':13: preference_center.translations.de.categories.ghost: category "ghost" is not declared' in found
+    )
+
+
 def test_template_syntax_errors_and_missing_files_name_the_field(tmp_path: Path) -> None:
     text = """\
 server: {secret_key: a-long-enough-secret}

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from appliance.config.schema import Channel, Priority, RetryPolicy
+from appliance.config.schema import CategoryConfig, Channel, RetryPolicy
 from appliance.db.models import DeliveryStatus as S
-from appliance.pipeline.planner import Reachability, plan
+from appliance.pipeline.planner import plan
 from appliance.pipeline.route import AttemptRecord, Routed
 from appliance.pipeline.settle import settle
 from appliance.pipeline.status import FINAL, can_move, notification_status
+from appliance.preferences.verdict import Standing
 from appliance.providers.base import Outcome
 
 statuses = st.sampled_from(list(S))
@@ -136,10 +137,12 @@ def test_a_channel_without_providers_fails() -> None:
 def test_planning_keeps_the_category_order_and_skips_only_unreachable_channels(
     email: bool, phone: bool, devices: int, channels: list[Channel]
 ) -> None:
-    planned = plan(channels, Priority.NORMAL, Reachability(email, phone, devices))
+    rules = CategoryConfig(channels=channels)
+    planned = plan("news", rules, channels, Standing(email, phone, devices))
     assert [p.channel for p in planned] == channels
+    assert [p.position for p in planned] == list(range(len(channels)))
     for item in planned:
         reachable = {Channel.EMAIL: email, Channel.SMS: phone, Channel.PUSH: devices > 0}.get(
             item.channel, True
         )
-        assert item.skipped is (not reachable)
+        assert item.status is (S.QUEUED if reachable else S.SKIPPED)

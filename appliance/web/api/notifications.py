@@ -109,6 +109,7 @@ def notification_out(notification: Notification) -> NotificationOut:
             error=d.last_error,
             created_at=d.created_at,
             sent_at=d.sent_at,
+            not_before=d.not_before if d.status == "queued" else None,
             attempts=[
                 AttemptOut(
                     a.provider,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
+
+from ...config.schema import DefaultChoice
 
 
 class Accepted(msgspec.Struct):
@@ -33,6 +35,7 @@ class DeliveryOut(msgspec.Struct):
     created_at: datetime
     sent_at: datetime | None
     attempts: list[AttemptOut]
+    not_before: datetime | None = None  # deferred by quiet hours until then
 
 
 class NotificationOut(msgspec.Struct):
@@ -99,3 +102,54 @@ class SandboxPage(msgspec.Struct):
 class Health(msgspec.Struct):
     status: str
     checks: dict[str, str] = {}
+
+
+class ChannelPreferenceOut(msgspec.Struct):
+    enabled: bool
+    source: Annotated[
+        Literal["default", "recipient"],
+        msgspec.Meta(
+            description="`recipient` when they chose it; `default` when the category's default applies"
+        ),
+    ]
+
+
+class CategoryPreferencesOut(msgspec.Struct):
+    title: str
+    description: str
+    opt_out: Annotated[bool, msgspec.Meta(description="false: always sent, whatever the recipient chose")]
+    default: DefaultChoice
+    channels: dict[str, ChannelPreferenceOut]
+
+
+class PreferencesOut(msgspec.Struct):
+    """`enabled` is each channel's own setting; `unsubscribed_all` overrides every opt-out-able one."""
+
+    recipient: str
+    unsubscribed_all: bool
+    categories: dict[str, CategoryPreferencesOut]
+    preferences_url: Annotated[
+        str, msgspec.Meta(description="signed link to the recipient's preference center")
+    ]
+
+
+class ConsentEventOut(msgspec.Struct):
+    id: int
+    at: datetime
+    subject: Annotated[str, msgspec.Meta(examples=["marketing.email", "all", "address.email"])]
+    old: str
+    new: str
+    source: Annotated[str, msgspec.Meta(examples=["api:demo", "preference_center", "one_click", "mailto"])]
+    detail: str | None
+
+
+class ConsentPage(msgspec.Struct):
+    events: list[ConsentEventOut]
+    next: Annotated[
+        int | None, msgspec.Meta(description="pass as `before` for the next page; null on the last")
+    ]
+
+
+class UnsubscribedOut(msgspec.Struct):
+    recipient: str
+    category: str

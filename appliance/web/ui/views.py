@@ -28,6 +28,8 @@ _TONES: dict[str, str] = {
     DeliveryStatus.FAILED: "bad",
     DeliveryStatus.DEAD: "bad",
     DeliveryStatus.SKIPPED: "muted",
+    DeliveryStatus.HELD: "pending",
+    DeliveryStatus.THROTTLED: "warn",
     "partial": "warn",
     # attempt outcomes
     "retryable": "warn",
