@@ -27,8 +27,9 @@ run: $(VENV)/.runtime
 	$(BIN)/clarion db upgrade
 	$(BIN)/clarion serve --config $(CONFIG) --host $(HOST) --port $(PORT) --no-migrate
 
+# One pytest worker per core, a test file per worker at a time (they share module fixtures).
 test: $(VENV)/.dev services
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 # PostgreSQL and Redis run on this kind of machine; start them if they stopped.
 services:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from .config.loader import LoadedConfig, load_config
 from .config.schema import CategoryConfig, Channel, ClarionConfig, TemplateConfig
@@ -73,10 +73,14 @@ def load_catalog(
     compiled: list[TemplateCatalog] = []
 
     def compile_templates(data: dict[str, Any]) -> list[KeyedProblem]:
-        try:
-            templates = _TEMPLATES.validate_python(data.get("templates") or {})
-        except ValidationError:
-            return []  # the schema pass reports these, located
+        # One template at a time, so a mistake in one does not hide syntax errors in the others.
+        templates: dict[str, TemplateConfig] = {}
+        raw = data.get("templates")
+        for name, spec in (raw if isinstance(raw, dict) else {}).items():
+            try:
+                templates[name] = TemplateConfig.model_validate(spec)
+            except ValidationError:
+                continue  # the schema pass reports these, located
         catalog, problems = TemplateCatalog.compile(templates, directory)
         compiled.append(catalog)
         return problems
@@ -93,6 +97,3 @@ def load_catalog(
     return Catalog(
         loaded=loaded, templates=compiled[0], registry=registry, api_key_digests=digests, links=links
     )
-
-
-_TEMPLATES = TypeAdapter(dict[str, TemplateConfig])

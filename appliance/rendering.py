@@ -3,6 +3,11 @@
 Every field (email subject, SMS text, push title, ...) is its own Jinja2 template. HTML
 bodies autoescape; text fields do not. Undefined variables are errors, so a message never
 goes out with a hole in it; the delivery fails permanently with the reason instead.
+
+A/B variants are compiled alongside, as the fields they override only, and laid over the
+template's content at render time: field by field, the most specific source wins —
+the variant in the recipient's locale, the variant itself, then the template in that locale.
+Variant text is language-neutral unless the variant translates it under its own `locales`.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from .config.schema import Channel, ChannelParts, Source, TemplateConfig
+from .config.schema import Channel, ChannelOverrides, ChannelParts, Source, TemplateConfig
 from .errors import RenderError
 
 _HTML_FIELDS = frozenset({"html"})
 FieldTemplates = dict[str, jinja2.Template | dict[str, jinja2.Template]]
-KeyedProblem = tuple[tuple[str | int, ...], str]
+KeyPath = tuple[str | int, ...]
+KeyedProblem = tuple[KeyPath, str]
 
 
 def _environment(autoescape: bool) -> SandboxedEnvironment:
@@ -29,10 +35,13 @@ def _environment(autoescape: bool) -> SandboxedEnvironment:
 
 
 class TemplateCatalog:
-    """Every template × locale × channel field, compiled."""
+    """Every template × locale × channel field, and every variant's overrides, compiled."""
 
     def __init__(self) -> None:
         self._compiled: dict[tuple[str, str | None, Channel], FieldTemplates] = {}
+        # (template, variant, locale, channel) -> only the fields that variant overrides
+        self._overrides: dict[tuple[str, str, str | None, Channel], FieldTemplates] = {}
+        self._weights: dict[str, dict[str, int]] = {}
         self._text_env = _environment(autoescape=False)
         self._html_env = _environment(autoescape=True)
 
@@ -45,14 +54,26 @@ class TemplateCatalog:
         problems: list[KeyedProblem] = []
         for name, template in templates.items():
             for locale, parts, prefix in _part_sets(name, template):
-                for channel in Channel:
-                    part = parts.part(channel)
-                    if part is None:
-                        continue
-                    path = (*prefix, channel.value)
-                    compiled = catalog._compile_part(part, base_dir, path, problems)
+                for channel, compiled in catalog._compile_parts(parts, base_dir, prefix, problems):
                     catalog._compiled[(name, locale, channel)] = compiled
+            for variant, locale, overrides, prefix in _variant_part_sets(name, template):
+                for channel, compiled in catalog._compile_parts(overrides, base_dir, prefix, problems):
+                    catalog._overrides[(name, variant, locale, channel)] = compiled
+            if template.variants:
+                catalog._weights[name] = {variant: spec.weight for variant, spec in template.variants.items()}
         return catalog, problems
+
+    def _compile_parts(
+        self,
+        parts: ChannelParts | ChannelOverrides,
+        base_dir: Path,
+        prefix: KeyPath,
+        problems: list[KeyedProblem],
+    ) -> Iterator[tuple[Channel, FieldTemplates]]:
+        for channel in Channel:
+            part = parts.part(channel)
+            if part is not None:
+                yield channel, self._compile_part(part, base_dir, (*prefix, channel.value), problems)
 
     def _compile_part(
         self, part: Any, base_dir: Path, path: tuple[str | int, ...], problems: list[KeyedProblem]
@@ -99,13 +120,26 @@ class TemplateCatalog:
     def has(self, template: str) -> bool:
         return any(name == template for (name, _, _) in self._compiled)
 
+    def variants(self, template: str) -> dict[str, int]:
+        """Variant name -> weight (0 included); empty when the template runs no A/B test."""
+        return dict(self._weights.get(template, {}))
+
     def render(
-        self, template: str, channel: Channel, locale: str | None, context: Mapping[str, Any]
+        self,
+        template: str,
+        channel: Channel,
+        locale: str | None,
+        context: Mapping[str, Any],
+        variant: str | None = None,
     ) -> dict[str, Any]:
-        """Render one channel's fields in the best locale available; raises RenderError."""
+        """Render one channel's fields in the best locale available, with the variant's
+        overrides laid over them; raises RenderError."""
         compiled = self._pick(template, channel, locale)
         if compiled is None:
             raise RenderError(f"template {template!r} has no {channel.value} content")
+        if variant is not None:
+            compiled = {**compiled, **self._variant_fields(template, variant, channel, locale)}
+        where = channel.value if variant is None else f"{channel.value}, variant {variant}"
         try:
             return {
                 field: {key: part.render(context) for key, part in value.items()}
@@ -114,13 +148,11 @@ class TemplateCatalog:
                 for field, value in compiled.items()
             }
         except jinja2.UndefinedError as exc:
-            raise RenderError(f"template {template!r} ({channel.value}): {exc.message}") from exc
+            raise RenderError(f"template {template!r} ({where}): {exc.message}") from exc
         except jinja2.exceptions.SecurityError as exc:
-            raise RenderError(f"template {template!r} ({channel.value}) did something unsafe: {exc}") from exc
+            raise RenderError(f"template {template!r} ({where}) did something unsafe: {exc}") from exc
         except Exception as exc:  # a filter or expression failed on this data
-            raise RenderError(
-                f"template {template!r} ({channel.value}): {type(exc).__name__}: {exc}"
-            ) from exc
+            raise RenderError(f"template {template!r} ({where}): {type(exc).__name__}: {exc}") from exc
 
     def _pick(self, template: str, channel: Channel, locale: str | None) -> FieldTemplates | None:
         for candidate in locale_candidates(locale):
@@ -128,6 +160,20 @@ class TemplateCatalog:
             if compiled is not None:
                 return compiled
         return None
+
+    def _variant_fields(
+        self, template: str, variant: str, channel: Channel, locale: str | None
+    ) -> FieldTemplates:
+        """The fields the variant overrides, laid least specific first so the most specific wins.
+
+        A variant the config no longer has (renamed or removed since the notification was
+        planned) overrides nothing: the delivery goes out with the template's own content
+        rather than failing for a change the recipient has no part in.
+        """
+        fields: FieldTemplates = {}
+        for candidate in reversed(list(locale_candidates(locale))):
+            fields.update(self._overrides.get((template, variant, candidate, channel), {}))
+        return fields
 
 
 def locale_candidates(locale: str | None) -> Iterator[str | None]:
@@ -139,9 +185,21 @@ def locale_candidates(locale: str | None) -> Iterator[str | None]:
     yield None
 
 
-def _part_sets(
-    name: str, template: TemplateConfig
-) -> Iterator[tuple[str | None, ChannelParts, tuple[str | int, ...]]]:
+def _part_sets(name: str, template: TemplateConfig) -> Iterator[tuple[str | None, ChannelParts, KeyPath]]:
     yield None, template, ("templates", name)
     for locale, parts in template.locales.items():
-        yield locale.replace("_", "-").lower(), parts, ("templates", name, "locales", locale)
+        yield _locale_key(locale), parts, ("templates", name, "locales", locale)
+
+
+def _variant_part_sets(
+    name: str, template: TemplateConfig
+) -> Iterator[tuple[str, str | None, ChannelOverrides, KeyPath]]:
+    for variant, spec in template.variants.items():
+        prefix: KeyPath = ("templates", name, "variants", variant)
+        yield variant, None, spec, prefix
+        for locale, overrides in spec.locales.items():
+            yield variant, _locale_key(locale), overrides, (*prefix, "locales", locale)
+
+
+def _locale_key(locale: str) -> str:
+    return locale.replace("_", "-").lower()

@@ -34,6 +34,7 @@ def check_references(
     yield from _channel_providers(channels, providers, provider_types)
     yield from _category_channels(_mapping(data.get("categories")), channels)
     yield from _template_content(_mapping(data.get("templates")), channels)
+    yield from _template_variants(_mapping(data.get("templates")))
     yield from _api_key_names(_names(data.get("api_keys")))
     yield from _translations(_mapping(data.get("preference_center")), _mapping(data.get("categories")))
 
@@ -67,6 +68,44 @@ def _template_content(templates: dict[Any, Any], channels: dict[Any, Any]) -> It
     for name, spec in templates.items():
         if not any(channel in _mapping(spec) for channel in channels):
             yield ("templates", name), "a template needs content for at least one declared channel"
+
+
+def _template_variants(templates: dict[Any, Any]) -> Iterator[tuple[Path, str]]:
+    """A variant can only vary content the template has: a variant-only channel or locale would
+    send half the audience something the other half never gets, or mix two languages."""
+    for name, spec in templates.items():
+        spec = _mapping(spec)
+        locales = {
+            _locale_key(locale): _mapping(parts) for locale, parts in _mapping(spec.get("locales")).items()
+        }
+        for variant, overrides in _mapping(spec.get("variants")).items():
+            path: Path = ("templates", name, "variants", variant)
+            overrides = _mapping(overrides)
+            for channel in sorted(_CHANNEL_NAMES & (overrides.keys() - spec.keys())):
+                yield (*path, channel), f"the template has no {channel} content for this variant to vary"
+            for locale, parts in _mapping(overrides.get("locales")).items():
+                yield from _variant_locale(path, name, str(locale), _mapping(parts), locales)
+
+
+def _variant_locale(
+    path: Path, template: Any, locale: str, parts: dict[Any, Any], locales: dict[str, dict[Any, Any]]
+) -> Iterator[tuple[Path, str]]:
+    own = locales.get(_locale_key(locale))
+    if own is None:
+        yield (
+            (*path, "locales", locale),
+            f'the template has no locale "{locale}"; declare it under `templates.{template}.locales` first',
+        )
+        return
+    for channel in sorted(_CHANNEL_NAMES & (parts.keys() - own.keys())):
+        yield (
+            (*path, "locales", locale, channel),
+            f'locale "{locale}" of the template has no {channel} content for this variant to vary',
+        )
+
+
+def _locale_key(locale: Any) -> str:
+    return str(locale).replace("_", "-").lower()
 
 
 def _api_key_names(keys: list[Any]) -> Iterator[tuple[Path, str]]:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, SecretStr, field_validator, model_validator
 
+from ..audiences.segment_rules import SegmentDefinition
 from ..preferences.frequency import FrequencyCap, parse_caps
 from ..preferences.quiet_hours import QuietHours, parse_quiet_hours
 from .units import DurationField, RateField
@@ -275,9 +276,67 @@ class ChannelParts(Strict):
         return getattr(self, channel.value)
 
 
+# Variant overrides: each channel's fields, all optional. A variant gives only what it changes;
+# every field it leaves out comes from the template (see `appliance.rendering`).
+
+
+class EmailOverride(Strict):
+    subject: SourceField | None = None
+    text: SourceField | None = None
+    html: SourceField | None = None
+
+
+class SmsOverride(Strict):
+    text: SourceField | None = None
+
+
+class PushOverride(Strict):
+    title: SourceField | None = None
+    body: SourceField | None = None
+    data: dict[str, SourceField] | None = None  # one field: given, it replaces the whole map
+
+
+class InAppOverride(Strict):
+    title: SourceField | None = None
+    body: SourceField | None = None
+    action_url: SourceField | None = None
+
+
+class WebhookOverride(Strict):
+    text: SourceField | None = None
+
+
+class ChannelOverrides(Strict):
+    email: EmailOverride | None = None
+    sms: SmsOverride | None = None
+    push: PushOverride | None = None
+    in_app: InAppOverride | None = None
+    webhook: WebhookOverride | None = None
+
+    def part(self, channel: Channel) -> Strict | None:
+        return getattr(self, channel.value)
+
+
+# Upper case is allowed, unlike `Name`, because A/B tests are conventionally named `A` and `B`.
+VariantName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")]
+
+
+class VariantConfig(ChannelOverrides):
+    weight: Annotated[int, Field(ge=0)] = 1  # relative: 1/1 and 50/50 split alike; 0 pauses the variant
+    locales: dict[str, ChannelOverrides] = {}  # the variant's own translations of its overrides
+
+
 class TemplateConfig(ChannelParts):
     description: str = ""
     locales: dict[str, ChannelParts] = {}
+    variants: dict[VariantName, VariantConfig] = {}
+
+    @field_validator("variants")
+    @classmethod
+    def _someone_is_chosen(cls, value: dict[str, VariantConfig]) -> dict[str, VariantConfig]:
+        if value and not any(variant.weight > 0 for variant in value.values()):
+            raise ValueError("every variant has weight 0; give at least one a weight above 0")
+        return value
 
 
 class ClarionConfig(Strict):
@@ -292,3 +351,4 @@ class ClarionConfig(Strict):
     templates: dict[Name, TemplateConfig] = {}
     policy: PolicyConfig = PolicyConfig()
     preference_center: PreferenceCenterConfig = PreferenceCenterConfig()
+    segments: dict[Name, SegmentDefinition] = {}  # saved recipient filters; see appliance.audiences

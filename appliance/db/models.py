@@ -10,13 +10,17 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Column,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
+    Unicode,
     UniqueConstraint,
     Uuid,
     false,
@@ -100,6 +104,8 @@ class Notification(Base):
     __table_args__ = (
         Index("ix_notifications_created_at", "created_at"),
         Index("ix_notifications_frequency", "recipient_id", "category", "counted_at"),  # frequency caps
+        # A campaign reaches each recipient once, however often its fan-out is resumed.
+        UniqueConstraint("campaign_id", "recipient_id", name="uq_notifications_campaign_recipient"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -113,6 +119,8 @@ class Notification(Base):
     source: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     counted_at: Mapped[datetime | None]  # when it took a slot of its category's frequency cap
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    variant: Mapped[str | None] = mapped_column(String(64))  # the A/B variant rendered, if any
 
     recipient: Mapped[Recipient] = relationship(lazy="joined")
     deliveries: Mapped[list[Delivery]] = relationship(
@@ -253,6 +261,82 @@ class ConsentEvent(Base):
     source: Mapped[str] = mapped_column(String(80))
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Topic(Base):
+    """A list recipients subscribe to; a notification or campaign to it reaches every subscriber."""
+
+    __tablename__ = "topics"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TopicSubscription(Base):
+    __tablename__ = "topic_subscriptions"
+
+    topic_key: Mapped[str] = mapped_column(ForeignKey("topics.key", ondelete="CASCADE"), primary_key=True)
+    recipient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("recipients.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Segment(Base):
+    """A saved filter over recipients, defined in the UI (those from the YAML are not stored)."""
+
+    __tablename__ = "segments"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CampaignState(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class Campaign(Base):
+    """One message to an audience: fanned out in batches, resumable, once per recipient."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(64))
+    template: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    audience: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"topic": k} | {"segment": k} | {}
+    variants: Mapped[dict[str, Any]] = mapped_column(default=dict)  # name -> {"weight": n}
+    state: Mapped[str] = mapped_column(String(16), default=CampaignState.DRAFT)
+    send_at: Mapped[datetime | None]
+    local_time: Mapped[str | None] = mapped_column(String(5))  # "09:00" in each recipient's zone
+    rate: Mapped[str | None] = mapped_column(String(32))  # "5000/m": deliveries planned per period
+    cursor: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the last recipient fanned out to
+    planned: Mapped[int] = mapped_column(default=0)
+    created_by: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+# APScheduler's SQLAlchemy job store, declared here so migrations own it (the store only reads it).
+apscheduler_jobs = Table(
+    "apscheduler_jobs",
+    Base.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)
 
 
 class SandboxMessage(Base):

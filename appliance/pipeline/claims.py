@@ -11,7 +11,7 @@ from sqlalchemy import or_, select, update
 
 from ..config.schema import Channel
 from ..db.engine import Database
-from ..db.models import Delivery, DeliveryStatus, Device, Notification, Recipient
+from ..db.models import Campaign, Delivery, DeliveryStatus, Device, Notification, Recipient
 from ..preferences import ledger
 from ..preferences.verdict import Standing
 from . import suppression
@@ -53,6 +53,9 @@ class Claimed:
     data: dict[str, Any]
     recipient: RecipientView
     standing: Standing  # as it is now: the recipient may have opted out since planning
+    not_before: datetime | None = None  # scheduled (send_at, local time) or deferred until then
+    variant: str | None = None  # the A/B variant to render
+    campaign_state: str | None = None  # of the campaign it belongs to: paused or cancelled stop it
 
     @property
     def address(self) -> str | None:
@@ -82,12 +85,18 @@ async def claim(
                 attempt_count=Delivery.attempt_count + 1,
                 updated_at=now,
             )
-            .returning(Delivery.notification_id, Delivery.channel, Delivery.priority, Delivery.attempt_count)
+            .returning(
+                Delivery.notification_id,
+                Delivery.channel,
+                Delivery.priority,
+                Delivery.attempt_count,
+                Delivery.not_before,
+            )
         )
         row = taken.one_or_none()
         if row is None:
             return None
-        notification_id, channel, priority, tries = row
+        notification_id, channel, priority, tries, not_before = row
         notification, recipient = (
             await session.execute(
                 select(Notification, Recipient)
@@ -112,6 +121,13 @@ async def claim(
         )
         return Claimed(
             standing=standing,
+            not_before=not_before,
+            variant=notification.variant,
+            campaign_state=(
+                await session.scalar(select(Campaign.state).where(Campaign.id == notification.campaign_id))
+                if notification.campaign_id
+                else None
+            ),
             delivery_id=delivery_id,
             notification_id=notification_id,
             channel=channel,

@@ -34,7 +34,7 @@ def compose(claimed: Claimed, templates: TemplateCatalog, links: OptOutLinks | N
         "recipient": recipient.template_context(),
         **(links.context() if links else {}),
     }
-    fields = templates.render(claimed.template, channel, recipient.locale, context)
+    fields = templates.render(claimed.template, channel, recipient.locale, context, variant=claimed.variant)
     envelope = Envelope(
         delivery_id=str(claimed.delivery_id),
         notification_id=str(claimed.notification_id),

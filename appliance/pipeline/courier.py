@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..catalog import Catalog
 from ..config.schema import CategoryConfig, Channel, RetryPolicy
 from ..db.engine import Database
-from ..db.models import DeliveryStatus
+from ..db.models import CampaignState, DeliveryStatus
 from ..db.types import utcnow
 from ..errors import RenderError
 from ..preferences.footer import opt_out_links
@@ -29,6 +29,9 @@ from .route import AttemptRecord, Gates, route
 from .settle import Settlement, settle
 
 log = logging.getLogger(__name__)
+
+#: How often a delivery of a paused campaign looks again whether it was resumed.
+PAUSED_RECHECK = timedelta(seconds=10)
 
 
 class RetryLater(Exception):
@@ -81,6 +84,10 @@ class Courier:
 
     async def _check_policy(self, claimed: Claimed) -> Settlement | None:
         """Why this delivery must not go out now (skip, defer or throttle); None when it may."""
+        if claimed.campaign_state == CampaignState.CANCELLED:
+            return Settlement(DeliveryStatus.SKIPPED, error="campaign cancelled", spent_a_try=False)
+        if claimed.campaign_state == CampaignState.PAUSED:
+            return _defer(self.clock() + PAUSED_RECHECK, self.clock(), "campaign paused")
         channel = Channel(claimed.channel)
         rules = self.catalog.config.categories.get(claimed.category)
         if rules is None:  # removed by a config reload: honour what the recipient can still receive
@@ -90,17 +97,13 @@ class Courier:
         if reason is not None:
             return Settlement(DeliveryStatus.SKIPPED, error=reason, spent_a_try=False)
         now = self.clock()
+        if claimed.not_before is not None and claimed.not_before > now:  # came early (a sweep, a restart)
+            return _defer(claimed.not_before, now, "scheduled")
         policy = self.catalog.config.policy
         until = quiet_until(rules, policy, claimed.standing, now)
         if until is not None:
             local = until.astimezone(claimed.standing.zone(policy))
-            return Settlement(
-                DeliveryStatus.QUEUED,
-                error=f"quiet hours: deferred until {local:%H:%M} {local.tzname()}",
-                retry_in=until - now,
-                not_before=until,
-                spent_a_try=False,
-            )
+            return _defer(until, now, f"quiet hours: deferred until {local:%H:%M} {local.tzname()}")
         return await self._take_slot(claimed, rules, now)
 
     async def _take_slot(self, claimed: Claimed, rules: CategoryConfig, now: datetime) -> Settlement | None:
@@ -134,3 +137,9 @@ class Courier:
         # A category removed by a config reload keeps the default policy for what is in flight.
         found = self.catalog.config.categories.get(category)
         return found.retry if found else RetryPolicy()
+
+
+def _defer(until: datetime, now: datetime, why: str) -> Settlement:
+    return Settlement(
+        DeliveryStatus.QUEUED, error=why, retry_in=until - now, not_before=until, spent_a_try=False
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -39,6 +40,11 @@ class Dispatcher:
                 log.exception("could not enqueue delivery %s; the sweeper will retry it", item.delivery_id)
                 refused.append(item)
         return refused
+
+    def fan_out(self, campaign_id: uuid.UUID, *, after: timedelta = ZERO) -> None:
+        """Enqueue the next batch of a campaign's fan-out, `after` from now (its send rate)."""
+        delay = int(after.total_seconds() * 1000) if after > ZERO else None
+        self.broker.enqueue(self.actors.fan_out.message(str(campaign_id)), delay=delay)
 
     def waiting(self, channel: Channel, priority: Priority) -> int:
         """How many messages the broker still holds for this queue."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -26,6 +28,9 @@ class Accepted:
     data: dict[str, Any]
     idempotency_key: str | None  # already scoped to the API key that sent it
     request_hash: str
+    send_at: datetime | None = None  # not before then: the scheduler releases it
+    campaign_id: uuid.UUID | None = None
+    variant: str | None = None
 
 
 def accept(
@@ -46,6 +51,7 @@ def accept(
         data=request.data,
         idempotency_key=f"{caller}:{key}" if key else None,
         request_hash=request_hash(request),
+        send_at=request.send_at,
     )
 
 

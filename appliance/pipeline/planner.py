@@ -35,7 +35,7 @@ class Circumstances:
     """What holds for the whole notification at planning time."""
 
     capped: FrequencyCap | None = None
-    quiet_until: datetime | None = None
+    not_before: datetime | None = None  # scheduled for later, or deferred past quiet hours
 
 
 def plan(
@@ -64,7 +64,7 @@ def plan(
                     rules.priority,
                     position,
                     DeliveryStatus.QUEUED,
-                    not_before=circumstances.quiet_until,
+                    not_before=circumstances.not_before,
                 )
             )
             leading = False

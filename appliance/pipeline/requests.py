@@ -7,6 +7,7 @@ name the field at fault, and the web layer turns them into problem+json.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -53,6 +54,7 @@ class NotificationIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=T
     template: Name
     data: dict[str, Any] = {}
     idempotency_key: IdempotencyKey | None = None
+    send_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None  # ISO 8601 with an offset
 
 
 class BatchIn(msgspec.Struct, forbid_unknown_fields=True):

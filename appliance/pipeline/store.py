@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
 
 from ..config.schema import Channel, PolicyConfig, Priority
+from ..db.bulk import insert_rows
 from ..db.engine import Database
 from ..db.models import Delivery, Device, IdempotencyRecord, Notification, Recipient
 from ..errors import IdempotencyConflict, RequestRejected
@@ -24,7 +27,7 @@ from ..preferences.choices import Choices
 from ..preferences.verdict import Standing, cap_reached, quiet_until
 from . import suppression
 from .intake import Accepted
-from .planner import Circumstances, plan
+from .planner import Circumstances, PlannedDelivery, plan
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ class Dispatch:
     delivery_id: uuid.UUID
     channel: Channel
     priority: Priority
-    not_before: datetime | None = None  # deferred by quiet hours
+    not_before: datetime | None = None  # deferred past quiet hours: enqueued with a delay
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Stored:
     notification_id: uuid.UUID
     replayed: bool
     dispatches: tuple[Dispatch, ...] = ()
+    send_at: datetime | None = None  # the API leaves these to the scheduler, to enqueue then
 
 
 StoreResult = Stored | RequestRejected
@@ -60,7 +64,7 @@ async def store(database: Database, items: list[Accepted], occasion: Occasion) -
     for attempt in range(3):
         try:
             async with database.transaction() as session:
-                return await _store(session, items, occasion)
+                return await store_in(session, items, occasion)
         except IntegrityError:
             # A concurrent request created the same recipient or used the same key first;
             # a second pass sees its row and answers from it.
@@ -69,7 +73,8 @@ async def store(database: Database, items: list[Accepted], occasion: Occasion) -
     raise AssertionError("unreachable")
 
 
-async def _store(session: AsyncSession, items: list[Accepted], occasion: Occasion) -> list[StoreResult]:
+async def store_in(session: AsyncSession, items: list[Accepted], occasion: Occasion) -> list[StoreResult]:
+    """`store` inside the caller's transaction (a campaign batch moves its cursor in the same one)."""
     replays = await _idempotency_records(session, items)
     recipients = await _resolve_recipients(session, items)
     devices = await _device_counts(session, [r.id for r in recipients.values() if r.id is not None])
@@ -77,6 +82,7 @@ async def _store(session: AsyncSession, items: list[Accepted], occasion: Occasio
     choices = await ledger.choices_for(session, recipients.values())
     counted = await slots.counted(session, _capped_pairs(items, recipients), occasion.now)
     results: list[StoreResult] = []
+    rows = _Rows()
     for item in items:
         record = replays.get(item.idempotency_key) if item.idempotency_key else None
         if record is not None:
@@ -101,16 +107,11 @@ async def _store(session: AsyncSession, items: list[Accepted], occasion: Occasio
             timezone=recipient.timezone,
         )
         circumstances = _circumstances(item, standing, counted[recipient.id, item.category], occasion)
-        notification, stored = _write(session, item, recipient, standing, circumstances, occasion)
+        stored = rows.add(item, recipient, standing, circumstances, occasion)
         if item.idempotency_key:
-            replays[item.idempotency_key] = IdempotencyRecord(
-                key=item.idempotency_key,
-                request_hash=item.request_hash,
-                notification=notification,
-                notification_id=notification.id,
-            )
-            session.add(replays[item.idempotency_key])
+            replays[item.idempotency_key] = rows.remember(item, stored.notification_id)
         results.append(stored)
+    await rows.insert(session)
     return results
 
 
@@ -124,9 +125,11 @@ def _circumstances(
     item: Accepted, standing: Standing, counted: list[datetime], occasion: Occasion
 ) -> Circumstances:
     zone = standing.zone(occasion.policy)
+    due = max(occasion.now, item.send_at or occasion.now)
     return Circumstances(
         capped=cap_reached(item.rules.frequency_cap, counted, occasion.now, zone),
-        quiet_until=quiet_until(item.rules, occasion.policy, standing, occasion.now),
+        not_before=quiet_until(item.rules, occasion.policy, standing, due)
+        or (due if due > occasion.now else None),
     )
 
 
@@ -138,47 +141,88 @@ def _capped_pairs(items: list[Accepted], recipients: dict[str, Recipient]) -> li
     ]
 
 
-def _write(
-    session: AsyncSession,
-    item: Accepted,
-    recipient: Recipient,
-    standing: Standing,
-    circumstances: Circumstances,
-    occasion: Occasion,
-) -> tuple[Notification, Stored]:
-    now = occasion.now
-    notification = Notification(
-        id=uuid.uuid4(),
-        recipient=recipient,
-        category=item.category,
-        template=item.template,
-        priority=item.priority.value,
-        data=item.data,
-        source=occasion.source,
-        created_at=now,
-    )
-    session.add(notification)
-    dispatches = []
-    for planned in plan(item.category, item.rules, item.channels, standing, circumstances):
-        delivery = Delivery(
-            id=uuid.uuid4(),
-            notification=notification,
-            channel=planned.channel.value,
-            position=planned.position,
-            priority=planned.priority.value,
-            status=planned.status,
-            last_error=planned.reason,
-            not_before=planned.not_before,
-            lease_expires_at=(planned.not_before or now) + occasion.queue_lease
-            if planned.dispatched
-            else None,
-            created_at=now,
-            updated_at=now,
+@dataclass
+class _Rows:
+    """The rows a call writes, inserted together: one statement per table, not one per row."""
+
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    idempotency: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        item: Accepted,
+        recipient: Recipient,
+        standing: Standing,
+        circumstances: Circumstances,
+        occasion: Occasion,
+    ) -> Stored:
+        now, notification_id = occasion.now, uuid.uuid4()
+        self.notifications.append(
+            {
+                "id": notification_id,
+                "recipient_id": recipient.id,
+                "category": item.category,
+                "template": item.template,
+                "priority": item.priority.value,
+                "data": item.data,
+                "source": occasion.source,
+                "created_at": now,
+                "campaign_id": item.campaign_id,
+                "variant": item.variant,
+            }
         )
-        session.add(delivery)
-        if planned.dispatched:
-            dispatches.append(Dispatch(delivery.id, planned.channel, planned.priority, planned.not_before))
-    return notification, Stored(notification_id=notification.id, replayed=False, dispatches=tuple(dispatches))
+        dispatches = []
+        for planned in plan(item.category, item.rules, item.channels, standing, circumstances):
+            delivery_id = uuid.uuid4()
+            self.deliveries.append(_delivery_row(delivery_id, notification_id, planned, occasion))
+            if planned.dispatched:
+                dispatches.append(
+                    Dispatch(delivery_id, planned.channel, planned.priority, planned.not_before)
+                )
+        later = item.send_at if item.send_at is not None and item.send_at > now else None
+        return Stored(notification_id, replayed=False, dispatches=tuple(dispatches), send_at=later)
+
+    def remember(self, item: Accepted, notification_id: uuid.UUID) -> IdempotencyRecord:
+        """The key's record, also for a repeat of it later in the same call."""
+        row = {
+            "key": item.idempotency_key,
+            "request_hash": item.request_hash,
+            "notification_id": notification_id,
+        }
+        self.idempotency.append(row)
+        return IdempotencyRecord(**row)
+
+    async def insert(self, session: AsyncSession) -> None:
+        await session.flush()  # recipients created by this call exist before what refers to them
+        tables = (
+            (Notification, self.notifications),
+            (Delivery, self.deliveries),
+            (IdempotencyRecord, self.idempotency),
+        )
+        for model, rows in tables:
+            await insert_rows(session, model.__table__, rows)
+
+
+def _delivery_row(
+    delivery_id: uuid.UUID, notification_id: uuid.UUID, planned: PlannedDelivery, occasion: Occasion
+) -> dict[str, Any]:
+    now = occasion.now
+    return {
+        "id": delivery_id,
+        "notification_id": notification_id,
+        "channel": planned.channel.value,
+        "position": planned.position,
+        "priority": planned.priority.value,
+        "status": planned.status,
+        "last_error": planned.reason,
+        "not_before": planned.not_before,
+        "lease_expires_at": (planned.not_before or now) + occasion.queue_lease
+        if planned.dispatched
+        else None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 async def _idempotency_records(session: AsyncSession, items: list[Accepted]) -> dict[str, IdempotencyRecord]:
@@ -193,7 +237,10 @@ async def _resolve_recipients(session: AsyncSession, items: list[Accepted]) -> d
     """Existing recipients, updated with inline fields; new ones created when fields were given."""
     wanted = {item.recipient.id for item in items}
     rows = await session.scalars(
-        select(Recipient).where(Recipient.external_id.in_(wanted)).execution_options(populate_existing=True)
+        select(Recipient)
+        .where(Recipient.external_id.in_(wanted))
+        .options(lazyload(Recipient.devices))  # counted separately; loading them costs a query per batch
+        .execution_options(populate_existing=True)
     )
     found = {row.external_id: row for row in rows}
     for item in items:

@@ -66,7 +66,8 @@ async def submit(
         else []
     )
     answered = [result if result is not None else next(stored) for result in results]
-    await _dispatch([result for result in answered if isinstance(result, Stored)], database, dispatcher)
+    now_due = [result for result in answered if isinstance(result, Stored) and result.send_at is None]
+    await _dispatch(now_due, database, dispatcher)
     return answered
 
 

@@ -19,14 +19,35 @@ Handler = Callable[[str], Awaitable[None]]
 _BROKER_MAX_RETRIES = 1000
 
 
+#: Campaign fan-out: planning work, kept off the delivery queues.
+CAMPAIGNS_QUEUE = "campaigns"
+
+
 def queue_name(channel: Channel, priority: Priority) -> str:
     return f"{channel.value}.{priority.value}"
 
 
 class DeliveryActors:
     def __init__(
-        self, broker: dramatiq.Broker, channels: Iterable[Channel], handler: Handler, *, time_limit: timedelta
+        self,
+        broker: dramatiq.Broker,
+        channels: Iterable[Channel],
+        handler: Handler,
+        *,
+        fan_out: Handler,
+        time_limit: timedelta,
     ) -> None:
+        self.fan_out = dramatiq.Actor(
+            _renamed(fan_out, "fan_out_campaign"),
+            broker=broker,
+            actor_name="fan_out_campaign",
+            queue_name=CAMPAIGNS_QUEUE,
+            priority=0,
+            options={
+                "max_retries": _BROKER_MAX_RETRIES,
+                "time_limit": int(time_limit.total_seconds() * 1000),
+            },
+        )
         self.actors: dict[tuple[Channel, Priority], dramatiq.Actor] = {}
         for channel in channels:
             for priority in Priority:
@@ -46,12 +67,16 @@ class DeliveryActors:
         return self.actors[channel, priority].message(delivery_id)
 
     def queue_names(self) -> list[str]:
-        return [actor.queue_name for actor in self.actors.values()]
+        return [CAMPAIGNS_QUEUE, *(actor.queue_name for actor in self.actors.values())]
 
 
 def _named(handler: Handler, channel: Channel, priority: Priority) -> Handler:
-    async def deliver(delivery_id: str) -> None:
-        await handler(delivery_id)
+    return _renamed(handler, f"deliver_{channel.value}_{priority.value}")
 
-    deliver.__name__ = deliver.__qualname__ = f"deliver_{channel.value}_{priority.value}"
-    return deliver
+
+def _renamed(handler: Handler, name: str) -> Handler:
+    async def run(argument: str) -> None:
+        await handler(argument)
+
+    run.__name__ = run.__qualname__ = name
+    return run

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 
 import dramatiq
 import redis.asyncio as aioredis
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import AsyncIO, Middleware
 
+from ..campaigns.fanout import fan_out_batch
+from ..campaigns.recovery import watch
 from ..catalog import Catalog
 from ..db.engine import Database
 from ..db.types import utcnow
@@ -40,13 +43,14 @@ class WorkerRuntime:
         self.broker = create_broker(settings)
         delivery = catalog.config.delivery
         self.actors = DeliveryActors(
-            self.broker, catalog.config.channels, self.handle, time_limit=delivery.lease
+            self.broker, catalog.config.channels, self.handle, fan_out=self.fan_out, time_limit=delivery.lease
         )
         self.dispatcher = Dispatcher(self.broker, self.actors)
         self._courier: Courier | None = None
         self._database: Database | None = None
         self._providers: dict[str, Provider] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._campaign_watch: asyncio.Task[None] | None = None
         self._redis: aioredis.Redis | None = None
         # Embedded mode: the API reads these same in-memory circuits (GET /v1/providers).
         self.circuits, self._limiter = embedded_stores()
@@ -75,11 +79,21 @@ class WorkerRuntime:
             )
         )
 
+        self._campaign_watch = asyncio.create_task(
+            watch(
+                self._database,
+                self.dispatcher.fan_out,
+                interval=delivery.sweep_interval,
+                quiet_for=delivery.queue_lease,
+            )
+        )
+
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._campaign_watch):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for provider in self._providers.values():
             await provider.close()
         if self._database is not None:
@@ -94,6 +108,15 @@ class WorkerRuntime:
             await self._courier.deliver(delivery_id)
         except RetryLater as retry:
             raise dramatiq.Retry(str(retry), delay=retry.delay_ms) from None
+
+    async def fan_out(self, campaign_id: str) -> None:
+        """One batch of a campaign; the next is enqueued at the pace of its send rate."""
+        if self._database is None:
+            raise RuntimeError("this process does not run workers (start `clarion worker`)")
+        batch = await fan_out_batch(self._database, self.catalog, uuid.UUID(campaign_id), utcnow())
+        self.dispatcher.dispatch(batch.dispatches)  # a refused one is re-sent once its lease lapses
+        if batch.more:
+            self.dispatcher.fan_out(uuid.UUID(campaign_id), after=batch.next_in)
 
     def worker(self, *, queues: set[str] | None = None, threads: int | None = None) -> dramatiq.Worker:
         """A Dramatiq worker bound to this runtime; call .start() and later .stop()."""

@@ -12,13 +12,17 @@ from litestar.openapi.spec import Components, SecurityScheme
 from ..catalog import Catalog
 from ..queueing.runtime import WorkerRuntime
 from ..settings import Settings
+from .api.campaigns import CampaignsController
 from .api.health import healthz, readyz
+from .api.imports import RecipientImportController
 from .api.notifications import NotificationsController
 from .api.operations import OperationsController
 from .api.preferences import PreferencesController
 from .api.recipients import RecipientsController
 from .api.sandbox import list_sandbox_messages
+from .api.segments import SegmentsController
 from .api.suppressions import SuppressionsController
+from .api.topics import TopicsController
 from .api.webhooks import WebhooksController
 from .auth import require_api_key
 from .center.routes import center_router
@@ -43,10 +47,14 @@ def create_app(settings: Settings, catalog: Catalog) -> Litestar:
         path="/",
         route_handlers=[
             NotificationsController,
+            CampaignsController,
             RecipientsController,
+            RecipientImportController,
+            TopicsController,
             PreferencesController,
             OperationsController,
             SuppressionsController,
+            SegmentsController,
             list_sandbox_messages,
         ],
         guards=[require_api_key],

@@ -83,6 +83,12 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     return problem(exc.status_code, title, exc.detail, headers=exc.headers).to_response(request)
 
 
+def _too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    # msgspec decodes nested JSON recursively: a body nested ~1,000 levels deep ends here.
+    too_deep = "the JSON body is nested too deeply"
+    return problem(400, "Bad Request", too_deep, errors=[field_error("body", too_deep)]).to_response(request)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(500, "Internal error", "the server failed; the error is logged").to_response(request)
@@ -95,5 +101,6 @@ PROBLEM_HANDLERS: ExceptionHandlersMap = {
     NotAuthorizedException: _unauthorized,
     ProblemDetailsException: lambda request, exc: exc.to_response(request),
     HTTPException: _http,
+    RecursionError: _too_deep,
     Exception: _unexpected,
 }

@@ -1,5 +1,6 @@
-"""What the web process holds: the catalog, its database, the dispatcher, and in embedded
-mode the delivery workers running as threads beside the API."""
+"""What the web process holds: the catalog, its database, the dispatcher, the scheduler (it
+runs jobs only in the replica that leads), and in embedded mode the delivery workers running
+as threads beside the API."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from ..queueing.runtime import WorkerRuntime
 from ..resilience.circuit import CircuitStore
 from ..resilience.redis_circuits import RedisCircuitStore
 from ..resilience.stores import redis_client
+from ..scheduling.context import JobContext
+from ..scheduling.scheduler import Scheduler
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,7 @@ class Services:
     runtime: WorkerRuntime
     database: Database = field(init=False)
     circuits: CircuitStore = field(init=False)
+    scheduler: Scheduler = field(init=False)
     worker: dramatiq.Worker | None = None
     _redis: aioredis.Redis | None = None
 
@@ -49,8 +53,11 @@ class Services:
         else:
             self._redis = redis_client(self.settings)
             self.circuits = RedisCircuitStore(self._redis, f"{self.settings.redis_namespace}:circuit")
+        self.scheduler = Scheduler(self.settings.database_url)
+        await self.scheduler.start(JobContext(self.database, self.dispatcher, self.catalog))
 
     async def stop(self) -> None:
+        await self.scheduler.stop()  # first: its running jobs still use the database and workers
         if self.worker is not None:
             self.worker.stop()
         await self.database.dispose()

@@ -203,3 +203,13 @@ async def test_requests_without_a_valid_key_are_refused(stack: Stack) -> None:
     wrong = await stack.client.get("/v1/sandbox/messages", headers={"Authorization": "Bearer nope"})
     assert missing.status_code == wrong.status_code == 401
     assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_a_body_nested_too_deeply_is_a_clear_400(stack: Stack) -> None:
+    body = '{"to": ' + "[" * 5000 + "]" * 5000 + "}"
+    headers = {**AUTH, "Content-Type": "application/json"}
+
+    response = await stack.client.post("/v1/notifications", content=body, headers=headers)
+
+    assert response.status_code == 400
+    assert response.json()["field"] == "body"

@@ -1,4 +1,5 @@
-"""Imports point one way: web -> pipeline/queueing -> catalog/providers/rendering -> config/db."""
+"""Imports point one way: web -> campaigns/scheduling -> audiences -> pipeline/queueing -> preferences
+-> catalog/providers/rendering -> config/db."""
 
 from __future__ import annotations
 
@@ -15,8 +16,12 @@ FORBIDDEN = {
     "db": {"web", "pipeline", "queueing", "providers", "catalog"},
     "providers": {"web", "pipeline", "queueing"},
     "rendering": {"web", "pipeline", "queueing", "providers", "db"},
-    "pipeline": {"web"},
-    "queueing": {"web"},
+    "pipeline": {"web", "campaigns", "scheduling"},
+    "queueing": {"web", "scheduling"},
+    "preferences": {"web", "pipeline", "queueing", "campaigns", "scheduling"},
+    "audiences": {"web", "queueing", "campaigns", "scheduling"},
+    "campaigns": {"web"},
+    "scheduling": {"web"},
 }
 
 

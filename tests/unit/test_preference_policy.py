@@ -73,7 +73,7 @@ def expected(
         elif circumstances.capped is not None:
             outcome.append((S.THROTTLED, None))
         elif rules.strategy is Strategy.ALL or nothing_queued_yet:
-            outcome.append((S.QUEUED, circumstances.quiet_until))
+            outcome.append((S.QUEUED, circumstances.not_before))
             nothing_queued_yet = False
         else:
             outcome.append((S.HELD, None))
@@ -120,7 +120,7 @@ standings = st.builds(
 circumstances = st.builds(
     Circumstances,
     capped=st.none() | st.sampled_from([FrequencyCap(2, Period.DAY), FrequencyCap(5, Period.WEEK)]),
-    quiet_until=st.none() | st.just(LATER),
+    not_before=st.none() | st.just(LATER),
 )
 
 

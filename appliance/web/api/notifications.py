@@ -15,6 +15,7 @@ from ...pipeline.requests import BatchIn, IdempotencyKey, NotificationIn, decode
 from ...pipeline.status import notification_status
 from ...pipeline.store import Stored
 from ...pipeline.submit import Submission, submit
+from ...scheduling.jobs import release_later
 from ..problems import rejected_body
 from ..services import Services, ServicesDep
 from .schemas import Accepted, AttemptOut, BatchItemOut, BatchOut, DeliveryOut, NotificationOut
@@ -28,8 +29,10 @@ class NotificationsController(Controller):
         "/",
         status_code=202,
         summary="Send a notification",
-        description="Validates, stores and enqueues one notification. With an `Idempotency-Key`, "
-        "a repeat of the same request returns the first answer; a different body with the same key is a 422.",
+        description="Validates, stores and enqueues one notification. With a future `send_at` (ISO 8601 "
+        "with an offset) it is stored now and enqueued then: its deliveries stay `queued` with that "
+        "`not_before`. With an `Idempotency-Key`, a repeat of the same request returns the first answer; "
+        "a different body with the same key is a 422.",
     )
     async def create(
         self,
@@ -49,7 +52,7 @@ class NotificationsController(Controller):
         status_code=200,
         summary="Send up to 1,000 notifications",
         description="Each item is validated and answered on its own: `status` 202 with its `id`, or a "
-        "problem in `error`. Items may carry their own `idempotency_key`.",
+        "problem in `error`. Items may carry their own `idempotency_key` and `send_at`.",
     )
     async def create_batch(
         self, request: Request[Any, Any, Any], services: ServicesDep, data: JSONBody[BatchIn]
@@ -74,13 +77,16 @@ class NotificationsController(Controller):
 async def _submit(
     services: Services, request: Request[Any, Any, Any], submissions: list[Submission | RequestRejected]
 ) -> list[Stored | RequestRejected]:
-    return await submit(
+    results = await submit(
         submissions,
         catalog=services.catalog,
         database=services.database,
         dispatcher=services.dispatcher,
         caller=request.state.caller,
     )
+    # Committed but held for `send_at`: the scheduler enqueues them then.
+    await release_later(services.scheduler, (item for item in results if isinstance(item, Stored)))
+    return results
 
 
 def _decode(index: int, raw: dict[str, Any]) -> Submission | RequestRejected:

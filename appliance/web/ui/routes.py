@@ -19,6 +19,7 @@ from ...catalog import Catalog
 from ...paths import UI_DIR
 from .auth import UI_PATH, operator_guard, ui_middleware
 from .errors import ui_exception_handlers
+from .imports import IMPORT_PAGES
 from .pages import PAGES
 
 # Emails are shown in `<iframe sandbox srcdoc>`, which inherits this policy: their inline
@@ -45,7 +46,7 @@ def ui_router(catalog: Catalog) -> Router:
     """`/` -> `/ui/`; the pages under `/ui` (signed-in operators only); their assets under `/ui/static`."""
     pages = Router(
         path=UI_PATH,
-        route_handlers=PAGES,
+        route_handlers=[*PAGES, *IMPORT_PAGES],
         guards=[operator_guard(catalog)],
         middleware=ui_middleware(catalog),
         exception_handlers=ui_exception_handlers(catalog),

@@ -1,0 +1,1 @@
+"""Audiences: who a campaign can reach — topics, segments and imported recipients."""

@@ -1,0 +1,63 @@
+"""Who a campaign reaches: everyone, a topic's subscribers or a segment, streamed in id order.
+
+Keyset paging by recipient id (a stable order that both databases index) makes the fan-out
+resumable: the campaign keeps the last id it reached, and the next batch starts after it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, false, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..audiences.segment_sql import matches
+from ..audiences.segments import segment_rules
+from ..config.schema import ClarionConfig
+from ..db.models import Recipient, TopicSubscription
+
+
+@dataclass(frozen=True)
+class Member:
+    id: uuid.UUID
+    external_id: str
+    timezone: str | None
+
+
+def describe(audience: dict[str, Any]) -> str:
+    if "topic" in audience:
+        return f"topic {audience['topic']}"
+    if "segment" in audience:
+        return f"segment {audience['segment']}"
+    return "everyone"
+
+
+async def next_members(
+    session: AsyncSession,
+    config: ClarionConfig,
+    audience: dict[str, Any],
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[Member]:
+    query = await _members(session, config, audience)
+    if after is not None:
+        query = query.where(Recipient.id > after)
+    rows = await session.execute(query.order_by(Recipient.id).limit(limit))
+    return [Member(*row) for row in rows]
+
+
+async def _members(
+    session: AsyncSession, config: ClarionConfig, audience: dict[str, Any]
+) -> Select[tuple[uuid.UUID, str, str | None]]:
+    query = select(Recipient.id, Recipient.external_id, Recipient.timezone)
+    if "segment" in audience:
+        # Read at every batch: an edit to the segment applies to the recipients not reached yet.
+        rules = await segment_rules(session, config, audience["segment"])
+        return query.where(matches(rules) if rules is not None else false())
+    if "topic" in audience:
+        query = query.join(TopicSubscription, TopicSubscription.recipient_id == Recipient.id).where(
+            TopicSubscription.topic_key == audience["topic"]
+        )
+    return query

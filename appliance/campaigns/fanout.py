@@ -1,0 +1,128 @@
+"""Fan-out: one batch of a campaign's audience at a time, planned like any notification.
+
+Each batch runs in ONE transaction with the campaign row locked: its notifications are stored
+and the campaign's cursor moves past them together, so a crash repeats at most an uncommitted
+batch, and a second copy of the fan-out message waits for the lock, then carries on after the
+cursor. The unique (campaign, recipient) constraint stands behind both: nobody gets it twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..catalog import Catalog
+from ..config.units import Rate, parse_rate
+from ..db.engine import Database
+from ..db.models import Campaign, CampaignState
+from ..pipeline.intake import Accepted, accept
+from ..pipeline.requests import NotificationIn, RecipientIn
+from ..pipeline.store import Dispatch, Occasion, Stored, store_in
+from .assignment import assign
+from .audience import Member, next_members
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Batch:
+    dispatches: tuple[Dispatch, ...] = ()
+    more: bool = False  # another batch follows
+    next_in: timedelta = timedelta(0)  # when, to keep to the campaign's send rate
+
+
+async def fan_out_batch(database: Database, catalog: Catalog, campaign_id: uuid.UUID, now: datetime) -> Batch:
+    """Plan the next batch of a `sending` campaign; finish it when the audience is exhausted."""
+    async with database.transaction() as session:
+        campaign = await session.scalar(select(Campaign).where(Campaign.id == campaign_id).with_for_update())
+        if campaign is None or campaign.state != CampaignState.SENDING:
+            return Batch()  # paused, cancelled or finished meanwhile: stop here
+        rate = parse_rate(campaign.rate) if campaign.rate else None
+        size = min(BATCH, rate.count) if rate else BATCH
+        members = await next_members(session, catalog.config, campaign.audience, campaign.cursor, size)
+        stored = await _plan(session, catalog, campaign, members, now) if members else []
+        if members:
+            campaign.cursor, campaign.planned = members[-1].id, campaign.planned + len(members)
+        campaign.updated_at = now
+        more = len(members) == size
+        if not more:  # the audience is exhausted: the fan-out is complete
+            campaign.state, campaign.finished_at = CampaignState.SENT, now
+    dispatches = tuple(d for item in stored for d in item.dispatches)
+    return Batch(_paced(dispatches, rate, now), more=more, next_in=_pause(len(dispatches), rate))
+
+
+async def _plan(
+    session: AsyncSession, catalog: Catalog, campaign: Campaign, members: list[Member], now: datetime
+) -> list[Stored]:
+    occasion = Occasion(
+        source=f"campaign:{campaign.id}"[:64],
+        now=now,
+        queue_lease=catalog.config.delivery.queue_lease,
+        policy=catalog.config.policy,
+    )
+    items = [_item(catalog, campaign, member, now) for member in members]
+    return [result for result in await store_in(session, items, occasion) if isinstance(result, Stored)]
+
+
+def _item(catalog: Catalog, campaign: Campaign, member: Member, now: datetime) -> Accepted:
+    request = NotificationIn(
+        to=RecipientIn(id=member.external_id),
+        category=campaign.category,
+        template=campaign.template,
+        data=campaign.data,
+    )
+    weights = campaign_weights(catalog, campaign)
+    return replace(
+        accept(request, catalog, caller="campaign"),
+        campaign_id=campaign.id,
+        variant=assign(str(campaign.id), member.external_id, weights) if weights else None,
+        send_at=_local_send_time(campaign, member, catalog, now),
+    )
+
+
+def campaign_weights(catalog: Catalog, campaign: Campaign) -> dict[str, int]:
+    """The campaign's own variant weights, else the template's."""
+    if campaign.variants:
+        return {name: int(spec.get("weight", 1)) for name, spec in campaign.variants.items()}
+    return catalog.templates.variants(campaign.template)
+
+
+def _local_send_time(campaign: Campaign, member: Member, catalog: Catalog, now: datetime) -> datetime | None:
+    """`local_time` on the recipient's own clock: the first such moment from the launch on."""
+    if campaign.local_time is None:
+        return None
+    zone = _zone(member.timezone or catalog.config.policy.timezone, catalog)
+    start = max(now, campaign.send_at or now).astimezone(zone)
+    wall = time.fromisoformat(campaign.local_time)
+    at = datetime.combine(start.date(), wall, tzinfo=zone)
+    if at < start:
+        at = datetime.combine(start.date() + timedelta(days=1), wall, tzinfo=zone)
+    return at.astimezone(UTC)
+
+
+def _zone(name: str, catalog: Catalog) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return ZoneInfo(catalog.config.policy.timezone)
+
+
+def _paced(dispatches: tuple[Dispatch, ...], rate: Rate | None, now: datetime) -> tuple[Dispatch, ...]:
+    """Spread a batch over its share of the send rate, so providers see a steady stream."""
+    if rate is None:
+        return dispatches
+    step = timedelta(seconds=rate.period_s / rate.count)
+    return tuple(
+        replace(d, not_before=max(d.not_before or now, now + step * index))
+        for index, d in enumerate(dispatches)
+    )
+
+
+def _pause(dispatched: int, rate: Rate | None) -> timedelta:
+    """How long the batch's deliveries take at the rate: the next batch starts after them."""
+    return timedelta(seconds=rate.period_s * dispatched / rate.count) if rate else timedelta(0)
