@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audiences.segment_sql import matches
@@ -61,3 +61,9 @@ async def _members(
             TopicSubscription.topic_key == audience["topic"]
         )
     return query
+
+
+async def audience_size(session: AsyncSession, config: ClarionConfig, audience: dict[str, Any]) -> int:
+    """How many recipients the audience selects now (the campaign plans them as it reaches them)."""
+    query = await _members(session, config, audience)
+    return await session.scalar(select(func.count()).select_from(query.subquery())) or 0

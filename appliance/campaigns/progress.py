@@ -29,11 +29,17 @@ class Progress:
     statuses: dict[str, int]
     skipped: dict[str, int]  # reason group -> deliveries
     variants: dict[str, dict[str, int]] = field(default_factory=dict)  # variant -> status -> deliveries
+    reached: dict[str, int] = field(default_factory=dict)  # variant -> recipients planned
 
 
 async def progress(session: AsyncSession, campaign_id: uuid.UUID) -> Progress:
     ours = Notification.campaign_id == campaign_id
-    recipients = await session.scalar(select(func.count()).select_from(Notification).where(ours)) or 0
+    per_variant = dict(
+        (variant or "", count)
+        for variant, count in await session.execute(
+            select(Notification.variant, func.count()).where(ours).group_by(Notification.variant)
+        )
+    )
     reason = case((Delivery.status == DeliveryStatus.SKIPPED, Delivery.last_error), else_=None)
     rows = await session.execute(
         select(Notification.variant, Delivery.status, reason, func.count())
@@ -51,7 +57,11 @@ async def progress(session: AsyncSession, campaign_id: uuid.UUID) -> Progress:
         if why is not None:
             skipped[_group(why)] += count
     return Progress(
-        recipients, dict(statuses), dict(skipped), {name: dict(c) for name, c in variants.items()}
+        recipients=sum(per_variant.values()),
+        statuses=dict(statuses),
+        skipped=dict(skipped),
+        variants={name: dict(c) for name, c in variants.items()},
+        reached={name: count for name, count in per_variant.items() if name},
     )
 
 

@@ -10,3 +10,15 @@ document.querySelectorAll("button[data-copy]").forEach((button) => {
     setTimeout(() => { button.textContent = "Copy"; }, 1500);
   });
 });
+
+// New campaign: show only the A/B weights of the chosen template (all of them without this script).
+const templateSelect = document.querySelector("select[data-variants-for]");
+if (templateSelect) {
+  const showChosen = () => {
+    document.querySelectorAll(".variant-weights").forEach((fieldset) => {
+      fieldset.hidden = fieldset.dataset.template !== templateSelect.value;
+    });
+  };
+  showChosen();
+  templateSelect.addEventListener("change", showChosen);
+}

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
@@ -37,10 +37,37 @@ PUBLIC = "public"  # route opt: reachable without signing in
 DEFAULT_NEXT = f"{UI_PATH}/messages"
 
 
+#: Roles that may change things (send, import, launch); a viewer only looks.
+CHANGING_ROLES = frozenset({"admin", "marketer"})
+
+
 @dataclass(frozen=True)
 class Operator:
     username: str
     role: str
+
+    @property
+    def may_change(self) -> bool:
+        return self.role in CHANGING_ROLES
+
+
+class RoleForbids(HTTPException):
+    """A signed-in operator whose role may look but not change (a viewer)."""
+
+    status_code = 403
+
+
+def may_change(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    operator: Operator | None = getattr(connection.state, "operator", None)
+    return operator is not None and operator.may_change
+
+
+def require_change(connection: ASGIConnection[Any, Any, Any, Any], what: str) -> Operator:
+    """The operator, when their role may change things; RoleForbids naming `what` otherwise."""
+    operator: Operator | None = getattr(connection.state, "operator", None)
+    if operator is None or not operator.may_change:
+        raise RoleForbids(f"Your role can look at {what} but not change them; ask an admin or a marketer.")
+    return operator
 
 
 def derive_key(secret_key: str, purpose: str) -> bytes:

@@ -26,6 +26,9 @@ class ErrorPage:
     action_label: str
 
 
+_TITLES = {404: "Page not found", 403: "Not allowed for your role"}
+
+
 def ui_exception_handlers(catalog: Catalog) -> ExceptionHandlersMap:
     def to_sign_in(request: Request[Any, Any, Any], _: NotAuthorizedException) -> Response[Any]:
         # Come back to the page asked for; a form post cannot be replayed, so it goes to the default page.
@@ -38,7 +41,7 @@ def ui_exception_handlers(catalog: Catalog) -> ExceptionHandlersMap:
         view = ErrorPage(
             layout=Layout(catalog.config.server.product_name, operator),
             status_code=exc.status_code,
-            title="Page not found" if exc.status_code == 404 else "Something is not right",
+            title=_TITLES.get(exc.status_code, "Something is not right"),
             detail=exc.detail,
             action_url=DEFAULT_NEXT if operator else "/ui/login",
             action_label="Back to messages" if operator else "Sign in",

@@ -34,7 +34,6 @@ AnyRequest = Request[Any, Any, Any]
 SHOWN_REJECTIONS = 50
 _READ_BYTES = 64 * 1024
 _NDJSON_SUFFIXES = (".ndjson", ".jsonl")
-_CAN_IMPORT = frozenset({"admin", "marketer"})
 
 EXAMPLE_CSV = """id,email,phone,locale,timezone,attr.plan,attr.seats:number,topics
 user-1,ada@example.com,+14155550100,en-GB,Europe/London,pro,5,news;product
@@ -74,7 +73,7 @@ def _layout(request: AnyRequest, services: Services) -> Layout:
 
 def _can_import(request: AnyRequest) -> bool:
     operator: Operator | None = getattr(request.state, "operator", None)
-    return operator is not None and operator.role in _CAN_IMPORT
+    return operator is not None and operator.may_change
 
 
 def _page(view: ImportPage, status_code: int = 200) -> Template:

@@ -1,0 +1,277 @@
+"""View models of the campaign pages, built by pure functions from campaigns and their progress."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from operator import attrgetter
+
+from ...campaigns.audience import describe
+from ...campaigns.progress import Progress
+from ...campaigns.significance import compare, rate
+from ...db.models import Campaign, CampaignState, DeliveryStatus
+from .views import Badge, Layout, Option, Stamp, stamp
+
+_STATE_TONES = {
+    CampaignState.DRAFT: "muted",
+    CampaignState.SCHEDULED: "pending",
+    CampaignState.SENDING: "pending",
+    CampaignState.PAUSED: "warn",
+    CampaignState.SENT: "ok",
+    CampaignState.CANCELLED: "bad",
+}
+#: Delivery statuses that mean the provider took the message.
+_REACHED = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.BOUNCED, DeliveryStatus.COMPLAINED)
+_FAILED = (DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.BOUNCED, DeliveryStatus.COMPLAINED)
+_WAITING = (DeliveryStatus.QUEUED, DeliveryStatus.HELD, DeliveryStatus.SENDING)
+#: Seconds between reloads of a campaign page while it is going out (a <meta refresh>, no script).
+REFRESH_S = 3
+
+
+def state_badge(state: str) -> Badge:
+    return Badge(state, _STATE_TONES.get(CampaignState(state), "muted"))
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    url: str
+    name: str
+    state: Badge
+    audience: str
+    template: str
+    planned: int
+    created: Stamp
+
+
+@dataclass(frozen=True)
+class CampaignsPage:
+    layout: Layout
+    rows: list[CampaignRow]
+    may_change: bool
+
+
+def campaign_row(campaign: Campaign) -> CampaignRow:
+    return CampaignRow(
+        url=f"/ui/campaigns/{campaign.id}",
+        name=campaign.name,
+        state=state_badge(campaign.state),
+        audience=describe(campaign.audience),
+        template=campaign.template,
+        planned=campaign.planned,
+        created=stamp(campaign.created_at),
+    )
+
+
+@dataclass(frozen=True)
+class VariantWeights:
+    """The weight inputs of one template's A/B variants on the new-campaign form."""
+
+    template: str
+    weights: list[tuple[str, int]]  # (variant, weight), the template's defaults unless edited
+
+
+@dataclass(frozen=True)
+class CampaignForm:
+    layout: Layout
+    values: Mapping[str, str]  # what was typed, shown again after a mistake
+    categories: list[Option]
+    templates: list[Option]
+    topics: list[Option]
+    segments: list[Option]
+    variants: list[VariantWeights]
+    error: str = ""
+    error_field: str = ""
+    may_change: bool = True
+
+
+@dataclass(frozen=True)
+class Stat:
+    label: str
+    value: int
+    tone: str = ""
+
+
+@dataclass(frozen=True)
+class VariantFunnel:
+    name: str
+    weight: int
+    share: str  # the weight's share of all weights, e.g. "50%"
+    recipients: int
+    sent: int  # deliveries the provider took (every channel)
+    delivered: int
+    opened: int
+    clicked: int
+    open_rate: str
+    click_rate: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How the leading variant compares with the runner-up on one rate."""
+
+    metric: str
+    text: str
+    significant: bool
+
+
+@dataclass(frozen=True)
+class CampaignPage:
+    layout: Layout
+    id: str
+    name: str
+    state: Badge
+    facts: list[tuple[str, str]]
+    stats: list[Stat]
+    audience_size: int
+    planned: int
+    percent_planned: int
+    skipped: list[tuple[str, int]]
+    funnels: list[VariantFunnel]
+    verdicts: list[Verdict]
+    actions: list[Option]  # (action, button label) the state allows
+    may_change: bool
+    refresh_s: int | None  # reload the page while it changes by itself
+    message: str = ""
+    engagement_tracked: bool = False
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """Unique recipients who opened and clicked, per variant (bots excluded)."""
+
+    opened: Mapping[str, int] = field(default_factory=dict)
+    clicked: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def tracked(self) -> bool:
+        return bool(self.opened or self.clicked)
+
+
+_ACTIONS: dict[str, list[Option]] = {
+    CampaignState.DRAFT: [Option("launch", "Send now"), Option("cancel", "Discard")],
+    CampaignState.SCHEDULED: [Option("cancel", "Cancel")],
+    CampaignState.SENDING: [Option("pause", "Pause"), Option("cancel", "Cancel")],
+    CampaignState.PAUSED: [Option("resume", "Resume"), Option("cancel", "Cancel")],
+}
+
+
+def campaign_page(
+    layout: Layout,
+    campaign: Campaign,
+    found: Progress,
+    *,
+    weights: Mapping[str, int],
+    audience_size: int,
+    engagement: Engagement,
+    may_change: bool,
+    message: str = "",
+) -> CampaignPage:
+    going = campaign.state in (CampaignState.SCHEDULED, CampaignState.SENDING)
+    funnels = [_funnel(name, weights, found, engagement) for name in sorted(weights)]
+    return CampaignPage(
+        layout=layout,
+        id=str(campaign.id),
+        name=campaign.name,
+        state=state_badge(campaign.state),
+        facts=_facts(campaign),
+        stats=_stats(found.statuses),
+        audience_size=max(audience_size, campaign.planned),
+        planned=campaign.planned,
+        percent_planned=_percent(campaign.planned, max(audience_size, campaign.planned)),
+        skipped=sorted(found.skipped.items(), key=lambda item: -item[1]),
+        funnels=funnels,
+        verdicts=_verdicts(funnels),
+        actions=_ACTIONS.get(CampaignState(campaign.state), []) if may_change else [],
+        may_change=may_change,
+        refresh_s=REFRESH_S if going or _waiting(found.statuses) else None,
+        message=message,
+        engagement_tracked=engagement.tracked,
+    )
+
+
+def _facts(campaign: Campaign) -> list[tuple[str, str]]:
+    when = "not launched yet"
+    if campaign.send_at is not None:
+        when = stamp(campaign.send_at).full
+    if campaign.local_time:
+        when = f"{campaign.local_time} in each recipient's time zone, from {when}"
+    facts = [
+        ("Audience", describe(campaign.audience)),
+        ("Category", campaign.category),
+        ("Template", campaign.template),
+        ("Send", when),
+        ("Rate", campaign.rate or "as fast as the providers allow"),
+        ("Created", f"{stamp(campaign.created_at).full} by {campaign.created_by}"),
+    ]
+    if campaign.finished_at is not None:
+        facts.append(("Finished", stamp(campaign.finished_at).full))
+    return facts
+
+
+def _stats(statuses: Mapping[str, int]) -> list[Stat]:
+    def total(group: tuple[str, ...]) -> int:
+        return sum(statuses.get(status, 0) for status in group)
+
+    return [
+        Stat("Waiting", total(_WAITING), "pending"),
+        Stat("Sent", total(_REACHED), "ok"),
+        Stat("Failed", total(_FAILED[:2]), "bad"),
+        Stat("Skipped", statuses.get(DeliveryStatus.SKIPPED, 0)),
+        Stat("Capped", statuses.get(DeliveryStatus.THROTTLED, 0), "warn"),
+    ]
+
+
+def _waiting(statuses: Mapping[str, int]) -> bool:
+    return any(statuses.get(status, 0) for status in _WAITING)
+
+
+def _funnel(name: str, weights: Mapping[str, int], found: Progress, engagement: Engagement) -> VariantFunnel:
+    statuses = found.variants.get(name, {})
+    sent = sum(statuses.get(status, 0) for status in _REACHED)
+    opened, clicked = engagement.opened.get(name, 0), engagement.clicked.get(name, 0)
+    return VariantFunnel(
+        name=name,
+        weight=weights[name],
+        share=f"{_percent(weights[name], sum(weights.values()))}%",
+        recipients=found.reached.get(name, 0),
+        sent=sent,
+        delivered=statuses.get(DeliveryStatus.DELIVERED, 0),
+        opened=opened,
+        clicked=clicked,
+        open_rate=_rate_text(opened, sent),
+        click_rate=_rate_text(clicked, sent),
+    )
+
+
+def _verdicts(funnels: list[VariantFunnel]) -> list[Verdict]:
+    if len(funnels) < 2:
+        return []
+    return [
+        verdict
+        for metric, count in (("open rate", attrgetter("opened")), ("click rate", attrgetter("clicked")))
+        if (verdict := _verdict(metric, funnels, count)) is not None
+    ]
+
+
+def _verdict(
+    metric: str, funnels: list[VariantFunnel], count: Callable[[VariantFunnel], int]
+) -> Verdict | None:
+    if not any(count(f) for f in funnels):
+        return None
+    leader, runner_up = sorted(funnels, key=lambda f: rate(count(f), f.sent), reverse=True)[:2]
+    shown = f"{leader.name} {_rate_text(count(leader), leader.sent)} vs {runner_up.name} "
+    shown += _rate_text(count(runner_up), runner_up.sent)
+    test = compare(count(leader), leader.sent, count(runner_up), runner_up.sent)
+    if test is None:
+        return Verdict(metric, f"{shown}: too few recipients yet to tell them apart", False)
+    if test.significant:
+        return Verdict(metric, f"{shown}: {leader.name} leads, significant (p = {test.p_value:.3f})", True)
+    return Verdict(metric, f"{shown}: not significant yet (p = {test.p_value:.2f})", False)
+
+
+def _percent(part: int, whole: int) -> int:
+    return round(100 * part / whole) if whole else 0
+
+
+def _rate_text(part: int, whole: int) -> str:
+    return f"{100 * rate(part, whole):.1f}%" if whole else "—"
