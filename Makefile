@@ -6,7 +6,7 @@ CONFIG ?= config/example.yaml
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test services lint schemathesis lock clean
+.PHONY: run test services screenshots lint schemathesis lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +27,15 @@ run: $(VENV)/.runtime
 	$(BIN)/clarion db upgrade
 	$(BIN)/clarion serve --config $(CONFIG) --host $(HOST) --port $(PORT) --no-migrate
 
-# One pytest worker per core, a test file per worker at a time (they share module fixtures).
+# One pytest worker per core, a test file per worker at a time (they share module fixtures), in
+# collection order: the slow files first (tests/conftest.py), so neither worker ends up alone.
 test: $(VENV)/.dev services
-	$(BIN)/pytest -n auto --dist loadfile
+	$(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder
+
+# Every page at desktop and phone widths, as the browser tests leave them in ./screenshots.
+screenshots: $(VENV)/.dev services
+	$(BIN)/pytest -q -p no:xdist tests/browser
+	@echo "screenshots in ./screenshots"
 
 # PostgreSQL and Redis run on this kind of machine; start them if they stopped.
 services:

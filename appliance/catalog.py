@@ -21,6 +21,7 @@ from .preferences.links import Links
 from .providers.registry import ProviderRegistry
 from .rendering import KeyedProblem, TemplateCatalog
 from .security.apikeys import digest
+from .tracking.tokens import TrackingLinks
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Catalog:
     registry: ProviderRegistry
     api_key_digests: Mapping[str, str]
     links: Links
+    tracking: TrackingLinks
 
     @property
     def config(self) -> ClarionConfig:
@@ -94,6 +96,12 @@ def load_catalog(
     links = Links(
         server.secret_key.get_secret_value(), server.public_url, loaded.config.preference_center.link_ttl
     )
+    tracking = TrackingLinks(server.secret_key.get_secret_value(), server.public_url)
     return Catalog(
-        loaded=loaded, templates=compiled[0], registry=registry, api_key_digests=digests, links=links
+        loaded=loaded,
+        templates=compiled[0],
+        registry=registry,
+        api_key_digests=digests,
+        links=links,
+        tracking=tracking,
     )

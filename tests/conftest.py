@@ -32,6 +32,12 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: each worker starts one and the quick ones fill in beside it, instead of
+    the slow ones coming last and leaving the other worker idle. (A stable sort: files stay whole.)"""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -17,7 +17,20 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Numeric, and_, case, cast, false, func, literal, not_, or_, true
+from sqlalchemy import (
+    ColumnElement,
+    Numeric,
+    and_,
+    bindparam,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    true,
+)
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -158,7 +171,11 @@ def _one_of(name: str, values: tuple[Scalar, ...]) -> ColumnElement[bool]:
     if flags:
         parts.append(_definitely(_flag(name).in_(flags)))
     if numbers:
-        parts.append(_definitely(_number(name).in_(numbers)))
+        # Typed as NUMERIC: left to itself the list takes its first value's type, and `[0, 1e20]`
+        # would be sent as INTEGERs that 1e20 overflows (found by test_segments' hypothesis test).
+        parts.append(
+            _definitely(_number(name).in_(bindparam(None, numbers, expanding=True, type_=Numeric())))
+        )
     if strings:
         parts.append(_definitely(_string(name).in_(strings)))
     return or_(false(), *parts)

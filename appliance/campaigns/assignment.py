@@ -40,3 +40,11 @@ def _point(salt: str, recipient_key: str) -> int:
     # A NUL between the two keeps ("ab", "c") and ("a", "bc") apart.
     digest = hashlib.sha256(f"{salt}\0{recipient_key}".encode()).digest()
     return int.from_bytes(digest, "big")
+
+
+def in_share(salt: str, recipient_key: str, percent: int) -> bool:
+    """Whether this recipient falls in the first `percent` of 100 equal slices (a test group).
+
+    Salted apart from `assign` by the caller, so the test group and the variant are independent.
+    """
+    return _point(salt, recipient_key) % 100 < percent

@@ -25,6 +25,7 @@ from ..pipeline.requests import NotificationIn, RecipientIn
 from ..pipeline.store import Dispatch, Occasion, Stored, store_in
 from .assignment import assign
 from .audience import Member, next_members
+from .winner import in_this_phase
 
 BATCH = 500
 
@@ -45,15 +46,23 @@ async def fan_out_batch(database: Database, catalog: Catalog, campaign_id: uuid.
         rate = parse_rate(campaign.rate) if campaign.rate else None
         size = min(BATCH, rate.count) if rate else BATCH
         members = await next_members(session, catalog.config, campaign.audience, campaign.cursor, size)
-        stored = await _plan(session, catalog, campaign, members, now) if members else []
+        chosen = [member for member in members if in_this_phase(campaign, member.external_id)]
+        stored = await _plan(session, catalog, campaign, chosen, now) if chosen else []
         if members:
-            campaign.cursor, campaign.planned = members[-1].id, campaign.planned + len(members)
+            campaign.cursor, campaign.planned = members[-1].id, campaign.planned + len(chosen)
         campaign.updated_at = now
         more = len(members) == size
-        if not more:  # the audience is exhausted: the fan-out is complete
-            campaign.state, campaign.finished_at = CampaignState.SENT, now
+        if not more:  # the audience is exhausted: this phase of the fan-out is complete
+            _finish_phase(campaign, now)
     dispatches = tuple(d for item in stored for d in item.dispatches)
     return Batch(_paced(dispatches, rate, now), more=more, next_in=_pause(len(dispatches), rate))
+
+
+def _finish_phase(campaign: Campaign, now: datetime) -> None:
+    if campaign.winner_test and campaign.winner is None:  # the test share is out: wait, then pick
+        campaign.state, campaign.tested_at = CampaignState.TESTING, now
+    else:
+        campaign.state, campaign.finished_at = CampaignState.SENT, now
 
 
 async def _plan(
@@ -77,11 +86,14 @@ def _item(catalog: Catalog, campaign: Campaign, member: Member, now: datetime) -
         data=campaign.data,
     )
     weights = campaign_weights(catalog, campaign)
+    variant = campaign.winner or (assign(str(campaign.id), member.external_id, weights) if weights else None)
+    # A variant may test a send time: its own local time instead of the campaign's.
+    own = (campaign.variants.get(variant) or {}).get("local_time") if variant else None
     return replace(
         accept(request, catalog, caller="campaign"),
         campaign_id=campaign.id,
-        variant=assign(str(campaign.id), member.external_id, weights) if weights else None,
-        send_at=_local_send_time(campaign, member, catalog, now),
+        variant=variant,
+        send_at=_local_send_time(own or campaign.local_time, campaign, member, catalog, now),
     )
 
 
@@ -92,13 +104,15 @@ def campaign_weights(catalog: Catalog, campaign: Campaign) -> dict[str, int]:
     return catalog.templates.variants(campaign.template)
 
 
-def _local_send_time(campaign: Campaign, member: Member, catalog: Catalog, now: datetime) -> datetime | None:
+def _local_send_time(
+    local_time: str | None, campaign: Campaign, member: Member, catalog: Catalog, now: datetime
+) -> datetime | None:
     """`local_time` on the recipient's own clock: the first such moment from the launch on."""
-    if campaign.local_time is None:
+    if local_time is None:
         return None
     zone = _zone(member.timezone or catalog.config.policy.timezone, catalog)
     start = max(now, campaign.send_at or now).astimezone(zone)
-    wall = time.fromisoformat(campaign.local_time)
+    wall = time.fromisoformat(local_time)
     at = datetime.combine(start.date(), wall, tzinfo=zone)
     if at < start:
         at = datetime.combine(start.date() + timedelta(days=1), wall, tzinfo=zone)

@@ -1,10 +1,11 @@
 """A campaign's states and the moves between them. Pure.
 
 draft -> scheduled -> sending -> sent
-  |          |         ^  |
-  |          |   resume|  v pause
-  |          |         paused
-  +----------+---------+--> cancelled (from any state but sent)
+  |          |         ^  |  ^
+  |          |   resume|  |  | winner picked: the rest of the audience
+  |          |         |  v  |
+  |          |      paused  testing   (test, then send the winner: the test share is out)
+  +----------+---------+-----+--> cancelled (from any state but sent)
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from ..db.models import CampaignState as S
 _ALLOWED: dict[S, frozenset[S]] = {
     S.DRAFT: frozenset({S.SCHEDULED, S.SENDING, S.CANCELLED}),
     S.SCHEDULED: frozenset({S.SENDING, S.CANCELLED}),
-    S.SENDING: frozenset({S.PAUSED, S.SENT, S.CANCELLED}),
+    S.SENDING: frozenset({S.PAUSED, S.SENT, S.TESTING, S.CANCELLED}),
+    S.TESTING: frozenset({S.SENDING, S.CANCELLED}),
     S.PAUSED: frozenset({S.SENDING, S.CANCELLED}),
     S.SENT: frozenset(),
     S.CANCELLED: frozenset(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from sqlalchemy import select, update
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audiences.segments import segment_rules
 from ..catalog import Catalog
+from ..config.units import parse_duration
 from ..db.models import Campaign, CampaignState, Delivery, DeliveryStatus, Notification, Topic
 from ..errors import NotFound, RequestRejected
 from .lifecycle import ACTIONS, can_move, launch_target
@@ -31,10 +33,14 @@ async def create(
         template=data.template,
         data=data.data,
         audience=msgspec.to_builtins(data.audience),
-        variants={name: {"weight": variant.weight} for name, variant in data.variants.items()},
+        variants={
+            name: msgspec.to_builtins(variant) | {"weight": variant.weight}
+            for name, variant in data.variants.items()
+        },
         state=CampaignState.DRAFT,
         local_time=data.local_time,
         rate=data.rate,
+        winner_test=_winner_test(data),
         created_by=author,
         created_at=now,
         updated_at=now,
@@ -121,6 +127,22 @@ def _check_variants(catalog: Catalog, data: CampaignIn) -> None:
             )
     if data.variants and not any(variant.weight for variant in data.variants.values()):
         raise RequestRejected("variants", "at least one variant needs a weight above 0")
+    weights = {name: v.weight for name, v in data.variants.items()} or offered
+    if data.winner is not None and sum(1 for weight in weights.values() if weight) < 2:
+        raise RequestRejected(
+            "winner", "a winner needs a contest: give two variants or more a weight above 0"
+        )
+
+
+def _winner_test(data: CampaignIn) -> dict[str, Any] | None:
+    if data.winner is None:
+        return None
+    wait = parse_duration(data.winner.wait)
+    return {
+        "test_share": data.winner.test_share,
+        "wait_s": wait.total_seconds(),
+        "metric": data.winner.metric,
+    }
 
 
 async def _check_audience(session: AsyncSession, catalog: Catalog, data: CampaignIn) -> None:

@@ -151,6 +151,17 @@ def _time_zone(value: Any) -> str:
 TimeZoneField = Annotated[str, PlainValidator(_time_zone)]
 
 
+class TrackingConfig(Strict):
+    """Open (a pixel) and click (rewritten links) tracking of a category's HTML emails.
+
+    Left out, each is on for `bulk` categories (newsletters, offers) and off for the rest, whose
+    mail people expect to be private and plain (codes, receipts).
+    """
+
+    opens: bool | None = None
+    clicks: bool | None = None
+
+
 class CategoryConfig(Strict):
     title: str = ""
     description: str = ""
@@ -163,6 +174,7 @@ class CategoryConfig(Strict):
     quiet_hours: QuietHoursField | None = None
     bypass_quiet_hours: bool | None = None
     retry: RetryPolicy = RetryPolicy()
+    tracking: TrackingConfig = TrackingConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> CategoryConfig:
@@ -177,6 +189,14 @@ class CategoryConfig(Strict):
     @property
     def display_title(self) -> str:
         return self.title or self.description.split(".")[0] or "Notifications"
+
+    @property
+    def tracks_opens(self) -> bool:
+        return self.tracking.opens if self.tracking.opens is not None else self.priority is Priority.BULK
+
+    @property
+    def tracks_clicks(self) -> bool:
+        return self.tracking.clicks if self.tracking.clicks is not None else self.priority is Priority.BULK
 
     def quiet_hours_under(self, policy: PolicyConfig) -> QuietHours | None:
         """The category's own window, else the global one unless it bypasses it (high priority does)."""

@@ -159,6 +159,7 @@ class Delivery(Base):
 
     notification: Mapped[Notification] = relationship(back_populates="deliveries")
     attempts: Mapped[list[Attempt]] = relationship(lazy="selectin", order_by="Attempt.id")
+    events: Mapped[list[DeliveryEvent]] = relationship(lazy="selectin", order_by="DeliveryEvent.id")
 
 
 class Attempt(Base):
@@ -193,6 +194,8 @@ class DeliveryEvent(Base):
     occurred_at: Mapped[datetime]
     detail: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Opens and clicks a machine made (a mail proxy, a link scanner): why it looks automated.
+    automated: Mapped[str | None] = mapped_column(String(64))
 
 
 class IdempotencyRecord(Base):
@@ -299,6 +302,7 @@ class CampaignState(StrEnum):
     DRAFT = "draft"
     SCHEDULED = "scheduled"
     SENDING = "sending"
+    TESTING = "testing"  # the test share is out; waiting to pick the winner for the rest
     PAUSED = "paused"
     SENT = "sent"
     CANCELLED = "cancelled"
@@ -322,6 +326,10 @@ class Campaign(Base):
     rate: Mapped[str | None] = mapped_column(String(32))  # "5000/m": deliveries planned per period
     cursor: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the last recipient fanned out to
     planned: Mapped[int] = mapped_column(default=0)
+    # Test, then send the winner: {"test_share": %, "wait_s": s, "metric": "opens"|"clicks"}.
+    winner_test: Mapped[dict[str, Any] | None]
+    winner: Mapped[str | None] = mapped_column(String(64))  # picked: the rest all get this variant
+    tested_at: Mapped[datetime | None]  # when the test share was all planned
     created_by: Mapped[str] = mapped_column(String(80), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..config.schema import Channel
@@ -17,14 +18,21 @@ from ..providers.base import (
     WebhookMessage,
 )
 from ..rendering import TemplateCatalog
+from ..tracking.email import EmailTracking
 from .claims import Claimed
 
 
-def compose(claimed: Claimed, templates: TemplateCatalog, links: OptOutLinks | None = None) -> Message:
+def compose(
+    claimed: Claimed,
+    templates: TemplateCatalog,
+    links: OptOutLinks | None = None,
+    tracking: EmailTracking | None = None,
+) -> Message:
     """Raises RenderError when the template cannot render or the address has gone.
 
     `links` are given for categories the recipient may opt out of: templates can use them,
-    and emails carry them in a footer and in List-Unsubscribe headers.
+    and emails carry them in a footer and in List-Unsubscribe headers. `tracking` adds the
+    open pixel and click redirects to HTML emails, last, so it sees the footer's links too.
     """
     channel = Channel(claimed.channel)
     recipient = claimed.recipient
@@ -52,7 +60,10 @@ def compose(claimed: Claimed, templates: TemplateCatalog, links: OptOutLinks | N
                 fields.get("text"),
                 fields.get("html"),
             )
-            return with_links(email, links) if links else email
+            email = with_links(email, links) if links else email
+            if tracking is not None and email.html is not None:
+                email = replace(email, html=tracking.apply(claimed.delivery_id, email.html))
+            return email
         case Channel.SMS:
             return SmsMessage(envelope, _required(recipient.phone, "phone number"), fields["text"].strip())
         case Channel.PUSH:

@@ -21,6 +21,7 @@ from ..preferences.footer import opt_out_links
 from ..preferences.slots import take_slot
 from ..preferences.verdict import blocked, quiet_until, unreachable_reason
 from ..providers.base import Provider
+from ..tracking.email import email_tracking
 from .claims import Claimed, claim
 from .compose import compose
 from .dispatch import Dispatcher
@@ -125,8 +126,10 @@ class Courier:
         links = opt_out_links(
             config, self.catalog.links, claimed.recipient.id, claimed.recipient.locale, claimed.category
         )
+        rules = config.categories.get(claimed.category)
+        tracking = email_tracking(self.catalog.tracking, rules) if rules else None
         try:
-            message = compose(claimed, self.catalog.templates, links)
+            message = compose(claimed, self.catalog.templates, links, tracking)
         except RenderError as exc:
             return Settlement(DeliveryStatus.FAILED, error=f"render: {exc}"), []
         channel = config.channels.get(Channel(claimed.channel))

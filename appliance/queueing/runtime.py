@@ -82,6 +82,7 @@ class WorkerRuntime:
         self._campaign_watch = asyncio.create_task(
             watch(
                 self._database,
+                self.catalog,
                 self.dispatcher.fan_out,
                 interval=delivery.sweep_interval,
                 quiet_for=delivery.queue_lease,

@@ -16,7 +16,8 @@ SUBSCRIBERS = 24
 
 
 def import_subscribers(server: Server, topic: str) -> None:
-    httpx.put(f"{server.url}/v1/topics/{topic}", json={"name": "Monthly newsletter"}, headers=AUTH).raise_for_status()
+    named = httpx.put(f"{server.url}/v1/topics/{topic}", json={"name": "Monthly newsletter"}, headers=AUTH)
+    named.raise_for_status()
     rows = ["id,email,topics"] + [f"reader-{n},reader-{n}@example.com,{topic}" for n in range(SUBSCRIBERS)]
     answer = httpx.post(
         f"{server.url}/v1/recipients/import",

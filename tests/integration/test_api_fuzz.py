@@ -17,6 +17,8 @@ from schemathesis.checks import not_a_server_error
 from tests.conftest import AUTH
 from tests.live_server import live_server
 
+pytestmark = pytest.mark.slow
+
 
 def test_no_generated_request_makes_the_server_fail(tmp_path: Path) -> None:
     with live_server(tmp_path) as base:
@@ -30,7 +32,7 @@ def test_no_generated_request_makes_the_server_fail(tmp_path: Path) -> None:
 
 def _fuzz(operation: schemathesis.APIOperation, mode: GenerationMode) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def run(case: schemathesis.Case) -> None:
         case.call_and_validate(headers=AUTH, checks=[not_a_server_error])
 

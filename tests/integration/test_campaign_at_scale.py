@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 import redis
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
@@ -23,6 +24,8 @@ from appliance.settings import Settings
 from appliance.web.app import create_app
 from tests.conftest import AUTH, ROOT
 from tests.integration.test_worker_crash import CLARION
+
+pytestmark = pytest.mark.slow
 
 CONFIG = ROOT / "tests" / "configs" / "campaign-scale.yaml"
 AUDIENCE = 100_000

@@ -158,6 +158,29 @@ def test_a_notification_due_while_the_server_was_down_is_sent_when_it_starts_aga
     assert re.search(rf"released \d deliveries of notification {notification_id}", log), log
 
 
+def test_a_campaign_scheduled_before_a_restart_starts_at_its_time_in_the_new_process(tmp_path: Path) -> None:
+    readers = "id,email,topics\n" + "".join(f"early-{n},early-{n}@example.com,early\n" for n in range(3))
+    with live_server(tmp_path) as base, httpx.Client(base_url=base, headers=AUTH, timeout=5) as client:
+        imported = client.post("/v1/recipients/import", content=readers, headers={"Content-Type": "text/csv"})
+        assert imported.json()["imported"] == 3, imported.text
+        body = {"name": "Early bird", "category": "marketing", "template": "newsletter",
+                "data": {"headline": "Soon"}, "audience": {"topic": "early"}}  # fmt: skip
+        campaign_id = client.post("/v1/campaigns", json=body).json()["id"]
+        send_at = utcnow() + timedelta(seconds=8)  # the restart below takes a few seconds
+        launched = client.post(f"/v1/campaigns/{campaign_id}/launch", json={"send_at": iso(send_at)})
+        assert launched.json()["state"] == "scheduled", launched.text
+
+    with live_server(tmp_path) as base, httpx.Client(base_url=base, headers=AUTH, timeout=5) as client:
+        assert utcnow() < send_at, "the restart took longer than the test allows"
+        assert client.get(f"/v1/campaigns/{campaign_id}").json()["state"] == "scheduled"
+        deadline = time.monotonic() + 20
+        while (found := client.get(f"/v1/campaigns/{campaign_id}").json())["state"] != "sent":
+            assert time.monotonic() < deadline, f"not sent after the restart: {found}"
+            time.sleep(0.2)
+    assert datetime.fromisoformat(found["started_at"]) >= send_at
+    assert found["progress"]["recipients"] == 3
+
+
 # --- leader election ---------------------------------------------------------------------------
 
 

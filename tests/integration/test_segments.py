@@ -541,3 +541,10 @@ def test_strings_order_by_code_point_whatever_the_database_collation(recipients_
             select(Recipient.external_id).where(matches(parse_rules(attribute("name", "gt", "B"))))
         )
         assert sorted(above_b) == ["Z", "a", "ab", "é"]
+
+
+async def test_a_number_list_mixing_small_and_huge_values_is_compared_as_numbers(stack: Stack) -> None:
+    # Found by hypothesis: the list once took its first value's type (INTEGER) and 1e20 overflowed it.
+    rules = {"attribute": "a", "op": "in", "value": [0, 1e20]}
+    answer = await stack.client.post("/v1/segments/preview", json={"rules": rules}, headers=AUTH)
+    assert answer.status_code == 200, answer.text

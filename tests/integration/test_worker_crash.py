@@ -19,6 +19,8 @@ from appliance.web.app import create_app
 from tests.conftest import AUTH, ROOT, free_port
 from tests.integration.fakes import HookReceiver
 
+pytestmark = pytest.mark.slow
+
 CONFIG = ROOT / "tests" / "configs" / "local-providers.yaml"
 CLARION = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "clarion"
 COUNT = 40

@@ -19,6 +19,7 @@ FORBIDDEN = {
     "pipeline": {"web", "campaigns", "scheduling"},
     "queueing": {"web", "scheduling"},
     "preferences": {"web", "pipeline", "queueing", "campaigns", "scheduling"},
+    "tracking": {"web", "pipeline", "queueing", "campaigns", "scheduling", "catalog"},
     "audiences": {"web", "queueing", "campaigns", "scheduling"},
     "campaigns": {"web"},
     "scheduling": {"web"},

@@ -32,9 +32,7 @@ def test_groups_too_small_for_the_normal_approximation_give_no_answer() -> None:
     assert compare(0, 0, 5, 20) is None
 
 
-@given(
-    st.integers(5, 5000), st.integers(5, 5000), st.integers(5, 5000), st.integers(5, 5000)
-)
+@given(st.integers(5, 5000), st.integers(5, 5000), st.integers(5, 5000), st.integers(5, 5000))
 def test_swapping_the_groups_flips_z_and_keeps_the_p_value(sa: int, fa: int, sb: int, fb: int) -> None:
     forward, backward = compare(sa, sa + fa, sb, sb + fb), compare(sb, sb + fb, sa, sa + fa)
     assert forward is not None and backward is not None

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from appliance.campaigns.assignment import assign
+from appliance.campaigns.assignment import assign, in_share
+from appliance.campaigns.winner import Score, pick
 from appliance.catalog import load_catalog
 from appliance.config.schema import Channel, TemplateConfig
 from appliance.errors import ConfigError
@@ -288,3 +289,29 @@ def test_variants_that_all_weigh_zero_are_refused(tmp_path: Path) -> None:
         p.startswith(":8: templates.hi.variants: every variant has weight 0; give at least one")
         for p in found
     ), found
+
+
+# --- test, then send the winner ----------------------------------------------------------------
+
+
+@given(share=st.integers(1, 90), salt=st.text(max_size=20))
+@settings(max_examples=25, deadline=None)
+def test_a_test_share_selects_its_percentage_of_recipients_within_tolerance(share: int, salt: str) -> None:
+    chosen = sum(in_share(salt, key, share) for key in KEYS)
+    assert abs(chosen / len(KEYS) - share / 100) <= TOLERANCE
+
+
+def test_the_test_group_does_not_follow_the_variant() -> None:
+    # Salted apart: among A and B alike, about the same share is in the test group.
+    weights = {"A": 50, "B": 50}
+    in_test = Counter(assign("c-1", key, weights) for key in KEYS if in_share("c-1:test", key, 20))
+    everyone = Counter(assign("c-1", key, weights) for key in KEYS)
+    for name in weights:
+        assert abs(in_test[name] / everyone[name] - 0.20) <= TOLERANCE
+
+
+def test_the_best_rate_wins_and_a_tie_goes_to_the_variant_that_reached_more() -> None:
+    assert pick({"A": Score(10, 100), "B": Score(15, 100)}) == "B"
+    assert pick({"A": Score(10, 100), "B": Score(20, 200)}) == "B"
+    assert pick({"A": Score(0, 0), "B": Score(0, 0)}) == "A"
+    assert pick({"B": Score(1, 10), "A": Score(1, 10)}) == "A"

@@ -11,6 +11,9 @@ import asyncio
 import re
 from typing import Any
 
+import yaml
+
+from appliance.web.ui.segments import rules_text
 from tests.conftest import AUTH, Stack
 from tests.web.test_ui_pages import Tags, csrf_token, sign_in
 
@@ -20,9 +23,13 @@ READERS = 6
 async def readers(stack: Stack) -> None:
     await stack.client.put("/v1/topics/newsletter", json={"name": "Newsletter"}, headers=AUTH)
     rows = ["id,email,locale,attr.plan,topics"]
-    rows += [f"reader-{n},reader-{n}@example.com,{'fr' if n % 2 else 'en'},pro,newsletter" for n in range(READERS)]
+    rows += [
+        f"reader-{n},reader-{n}@example.com,{'fr' if n % 2 else 'en'},pro,newsletter" for n in range(READERS)
+    ]
     answer = await stack.client.post(
-        "/v1/recipients/import", content="\n".join(rows).encode(), headers={**AUTH, "Content-Type": "text/csv"}
+        "/v1/recipients/import",
+        content="\n".join(rows).encode(),
+        headers={**AUTH, "Content-Type": "text/csv"},
     )
     assert answer.status_code == 200, answer.text
 
@@ -183,3 +190,35 @@ async def test_rules_that_do_not_parse_are_listed_with_where_to_fix_them(stack: 
         answer = await submit(stack, "/ui/segments", {"intent": "preview", "rules": rules}, "/ui/segments")
         assert answer.status_code == 422, rules
         assert expected in answer.text, (rules, answer.text[-2000:])
+
+
+def test_rules_are_shown_as_the_yaml_they_were_written_in() -> None:
+    rules = {"all": [{"attribute": "plan", "op": "eq", "value": "pro"},
+                     {"any": [{"field": "locale", "op": "in", "value": ["fr", "de"]},
+                              {"all": [{"attribute": "churned", "op": "not_exists"}]}]}]}  # fmt: skip
+    shown = rules_text(rules)
+    assert shown.splitlines()[1] == "  - {attribute: plan, op: eq, value: pro}"
+    assert yaml.safe_load(shown) == rules
+
+
+async def test_a_winner_test_is_set_from_the_form_and_checked_like_the_api(stack: Stack) -> None:
+    await readers(stack)
+    await sign_in(stack.client)
+    winner = {"winner": "on", "winner_share": "20", "winner_wait": "4h", "winner_metric": "clicks"}
+    saved = await submit(stack, "/ui/campaigns", newsletter_form(**winner), "/ui/campaigns/new")
+    assert saved.status_code == 303, saved.text
+    body = await campaign_api(stack, saved.headers["location"])
+    assert body["winner_test"] == {"test_share": 20, "wait_s": 14400.0, "metric": "clicks"}
+    page = await stack.client.get(saved.headers["location"])
+    assert "20% first; after 4h, the best click rate goes to the rest" in page.text
+
+    for field, changes in (
+        ("winner.test_share", {**winner, "winner_share": "95"}),
+        ("winner.wait", {**winner, "winner_wait": "soon"}),
+        ("winner", {**winner, "weight.newsletter.B": "0"}),
+    ):
+        answer = await submit(stack, "/ui/campaigns", newsletter_form(**changes), "/ui/campaigns/new")
+        assert answer.status_code == 422 and f"<code>{field}</code>" in answer.text, (
+            field,
+            answer.text[-3000:],
+        )

@@ -15,9 +15,13 @@ document.querySelectorAll("button[data-copy]").forEach((button) => {
 const templateSelect = document.querySelector("select[data-variants-for]");
 if (templateSelect) {
   const showChosen = () => {
+    let any = false;
     document.querySelectorAll(".variant-weights").forEach((fieldset) => {
       fieldset.hidden = fieldset.dataset.template !== templateSelect.value;
+      any = any || !fieldset.hidden;
     });
+    const winner = document.querySelector(".winner-test");
+    if (winner) winner.hidden = !any;  // a winner test needs the template's variants
   };
   showChosen();
   templateSelect.addEventListener("change", showChosen);

@@ -39,6 +39,9 @@ class CampaignOut(msgspec.Struct):
     data: dict[str, Any]
     local_time: str | None
     rate: str | None
+    winner_test: dict[str, Any] | None  # {"test_share": %, "wait_s": s, "metric": "opens"|"clicks"}
+    winner: str | None  # the variant the rest of the audience gets, once picked
+    tested_at: datetime | None  # when the test share was all planned
     send_at: datetime | None
     created_by: str
     created_at: datetime
@@ -128,6 +131,9 @@ def campaign_out(campaign: Campaign, found: Progress | None = None) -> CampaignO
         data=campaign.data,
         local_time=campaign.local_time,
         rate=campaign.rate,
+        winner_test=campaign.winner_test,
+        winner=campaign.winner,
+        tested_at=campaign.tested_at,
         send_at=campaign.send_at,
         created_by=campaign.created_by,
         created_at=campaign.created_at,

@@ -18,7 +18,7 @@ from ...pipeline.submit import Submission, submit
 from ...scheduling.jobs import release_later
 from ..problems import rejected_body
 from ..services import Services, ServicesDep
-from .schemas import Accepted, AttemptOut, BatchItemOut, BatchOut, DeliveryOut, NotificationOut
+from .schemas import Accepted, AttemptOut, BatchItemOut, BatchOut, DeliveryOut, EventOut, NotificationOut
 
 
 class NotificationsController(Controller):
@@ -127,6 +127,7 @@ def notification_out(notification: Notification) -> NotificationOut:
                 )
                 for a in d.attempts
             ],
+            events=[EventOut(e.kind, e.provider, e.occurred_at, e.automated) for e in d.events],
         )
         for d in notification.deliveries
     ]

@@ -23,6 +23,15 @@ class AttemptOut(msgspec.Struct):
     error: str | None
 
 
+class EventOut(msgspec.Struct):
+    """What happened to a delivery after it was sent: a provider's report, an open, a click."""
+
+    kind: str  # delivered, bounced, complained, failed, opened, clicked
+    provider: str  # "tracking" for opens and clicks
+    occurred_at: datetime
+    automated: str | None  # why an open or click looks machine-made (a mail proxy, a link scanner)
+
+
 class DeliveryOut(msgspec.Struct):
     id: str
     channel: str
@@ -35,6 +44,7 @@ class DeliveryOut(msgspec.Struct):
     created_at: datetime
     sent_at: datetime | None
     attempts: list[AttemptOut]
+    events: list[EventOut]
     not_before: datetime | None = None  # deferred by quiet hours until then
 
 

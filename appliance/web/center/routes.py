@@ -9,12 +9,13 @@ from litestar import Router
 from ...catalog import Catalog
 from .errors import center_exception_handlers
 from .pages import PAGES
+from .tracking import TRACKING
 
 
 def center_router(catalog: Catalog) -> Router:
     return Router(
         path="/",
-        route_handlers=PAGES,
+        route_handlers=[*PAGES, *TRACKING],
         exception_handlers=center_exception_handlers(catalog),
         include_in_schema=False,
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import timedelta
 from operator import attrgetter
 
 from ...campaigns.audience import describe
+from ...campaigns.engagement import REACHED
 from ...campaigns.progress import Progress
 from ...campaigns.significance import compare, rate
 from ...db.models import Campaign, CampaignState, DeliveryStatus
@@ -16,12 +18,11 @@ _STATE_TONES = {
     CampaignState.DRAFT: "muted",
     CampaignState.SCHEDULED: "pending",
     CampaignState.SENDING: "pending",
+    CampaignState.TESTING: "pending",
     CampaignState.PAUSED: "warn",
     CampaignState.SENT: "ok",
     CampaignState.CANCELLED: "bad",
 }
-#: Delivery statuses that mean the provider took the message.
-_REACHED = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.BOUNCED, DeliveryStatus.COMPLAINED)
 _FAILED = (DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.BOUNCED, DeliveryStatus.COMPLAINED)
 _WAITING = (DeliveryStatus.QUEUED, DeliveryStatus.HELD, DeliveryStatus.SENDING)
 #: Seconds between reloads of a campaign page while it is going out (a <meta refresh>, no script).
@@ -99,7 +100,8 @@ class VariantFunnel:
     recipients: int
     sent: int  # deliveries the provider took (every channel)
     delivered: int
-    opened: int
+    reached: int  # recipients with at least one message sent: what the rates divide by
+    opened: int  # unique recipients, machine-made opens and clicks left out
     clicked: int
     open_rate: str
     click_rate: str
@@ -133,23 +135,17 @@ class CampaignPage:
     refresh_s: int | None  # reload the page while it changes by itself
     message: str = ""
     engagement_tracked: bool = False
+    winner: str | None = None
 
 
-@dataclass(frozen=True)
-class Engagement:
-    """Unique recipients who opened and clicked, per variant (bots excluded)."""
-
-    opened: Mapping[str, int] = field(default_factory=dict)
-    clicked: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def tracked(self) -> bool:
-        return bool(self.opened or self.clicked)
+#: variant -> {"reached", "opened", "clicked"}: unique recipients (campaigns/engagement.py)
+Engagement = Mapping[str, Mapping[str, int]]
 
 
 _ACTIONS: dict[str, list[Option]] = {
     CampaignState.DRAFT: [Option("launch", "Send now"), Option("cancel", "Discard")],
     CampaignState.SCHEDULED: [Option("cancel", "Cancel")],
+    CampaignState.TESTING: [Option("cancel", "Cancel")],
     CampaignState.SENDING: [Option("pause", "Pause"), Option("cancel", "Cancel")],
     CampaignState.PAUSED: [Option("resume", "Resume"), Option("cancel", "Cancel")],
 }
@@ -166,7 +162,7 @@ def campaign_page(
     may_change: bool,
     message: str = "",
 ) -> CampaignPage:
-    going = campaign.state in (CampaignState.SCHEDULED, CampaignState.SENDING)
+    going = campaign.state in (CampaignState.SCHEDULED, CampaignState.SENDING, CampaignState.TESTING)
     funnels = [_funnel(name, weights, found, engagement) for name in sorted(weights)]
     return CampaignPage(
         layout=layout,
@@ -185,7 +181,8 @@ def campaign_page(
         may_change=may_change,
         refresh_s=REFRESH_S if going or _waiting(found.statuses) else None,
         message=message,
-        engagement_tracked=engagement.tracked,
+        engagement_tracked=any(e.get("opened") or e.get("clicked") for e in engagement.values()),
+        winner=campaign.winner,
     )
 
 
@@ -203,9 +200,32 @@ def _facts(campaign: Campaign) -> list[tuple[str, str]]:
         ("Rate", campaign.rate or "as fast as the providers allow"),
         ("Created", f"{stamp(campaign.created_at).full} by {campaign.created_by}"),
     ]
+    if campaign.winner_test:
+        facts.append(("A/B test", _winner_text(campaign)))
     if campaign.finished_at is not None:
         facts.append(("Finished", stamp(campaign.finished_at).full))
     return facts
+
+
+def _winner_text(campaign: Campaign) -> str:
+    test = campaign.winner_test or {}
+    metric = "open rate" if test.get("metric") == "opens" else "click rate"
+    wait = format_wait(float(test.get("wait_s", 0)))
+    text = f"{test.get('test_share')}% first; after {wait}, the best {metric} goes to the rest"
+    if campaign.winner:
+        return f"{text}. Winner: {campaign.winner}"
+    if campaign.tested_at is not None:
+        return (
+            f"{text}. Picking at {stamp(campaign.tested_at + timedelta(seconds=float(test['wait_s']))).full}"
+        )
+    return text
+
+
+def format_wait(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
 
 
 def _stats(statuses: Mapping[str, int]) -> list[Stat]:
@@ -214,7 +234,7 @@ def _stats(statuses: Mapping[str, int]) -> list[Stat]:
 
     return [
         Stat("Waiting", total(_WAITING), "pending"),
-        Stat("Sent", total(_REACHED), "ok"),
+        Stat("Sent", total(REACHED), "ok"),
         Stat("Failed", total(_FAILED[:2]), "bad"),
         Stat("Skipped", statuses.get(DeliveryStatus.SKIPPED, 0)),
         Stat("Capped", statuses.get(DeliveryStatus.THROTTLED, 0), "warn"),
@@ -227,19 +247,20 @@ def _waiting(statuses: Mapping[str, int]) -> bool:
 
 def _funnel(name: str, weights: Mapping[str, int], found: Progress, engagement: Engagement) -> VariantFunnel:
     statuses = found.variants.get(name, {})
-    sent = sum(statuses.get(status, 0) for status in _REACHED)
-    opened, clicked = engagement.opened.get(name, 0), engagement.clicked.get(name, 0)
+    counts = engagement.get(name, {})
+    reached, opened, clicked = (counts.get(key, 0) for key in ("reached", "opened", "clicked"))
     return VariantFunnel(
         name=name,
         weight=weights[name],
         share=f"{_percent(weights[name], sum(weights.values()))}%",
         recipients=found.reached.get(name, 0),
-        sent=sent,
+        sent=sum(statuses.get(status, 0) for status in REACHED),
         delivered=statuses.get(DeliveryStatus.DELIVERED, 0),
+        reached=reached,
         opened=opened,
         clicked=clicked,
-        open_rate=_rate_text(opened, sent),
-        click_rate=_rate_text(clicked, sent),
+        open_rate=_rate_text(opened, reached),
+        click_rate=_rate_text(clicked, reached),
     )
 
 
@@ -258,10 +279,10 @@ def _verdict(
 ) -> Verdict | None:
     if not any(count(f) for f in funnels):
         return None
-    leader, runner_up = sorted(funnels, key=lambda f: rate(count(f), f.sent), reverse=True)[:2]
-    shown = f"{leader.name} {_rate_text(count(leader), leader.sent)} vs {runner_up.name} "
-    shown += _rate_text(count(runner_up), runner_up.sent)
-    test = compare(count(leader), leader.sent, count(runner_up), runner_up.sent)
+    leader, runner_up = sorted(funnels, key=lambda f: rate(count(f), f.reached), reverse=True)[:2]
+    shown = f"{leader.name} {_rate_text(count(leader), leader.reached)} vs {runner_up.name} "
+    shown += _rate_text(count(runner_up), runner_up.reached)
+    test = compare(count(leader), leader.reached, count(runner_up), runner_up.reached)
     if test is None:
         return Verdict(metric, f"{shown}: too few recipients yet to tell them apart", False)
     if test.significant:

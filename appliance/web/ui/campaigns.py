@@ -25,9 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ...audiences.segments import list_segments
 from ...campaigns import operations
 from ...campaigns.audience import audience_size
+from ...campaigns.engagement import engagement
 from ...campaigns.fanout import campaign_weights
 from ...campaigns.progress import progress
 from ...campaigns.requests import CampaignIn
+from ...catalog import Catalog
 from ...db.models import Campaign, Topic
 from ...db.types import utcnow
 from ...errors import NotFound, RequestRejected
@@ -38,7 +40,6 @@ from .auth import Operator, may_change, require_change
 from .campaign_views import (
     CampaignForm,
     CampaignsPage,
-    Engagement,
     VariantWeights,
     campaign_page,
     campaign_row,
@@ -83,7 +84,7 @@ async def campaigns(request: AnyRequest, services: ServicesDep) -> Template:
 
 @get("/campaigns/new", name="ui:campaign-new")
 async def new_campaign(request: AnyRequest, services: ServicesDep) -> Template:
-    return await _form(request, services, {"audience": "everyone", "when": "draft", "data": "{}"})
+    return await _form(request, services, _defaults(services.catalog))
 
 
 @post("/campaigns", name="ui:campaign-create")
@@ -125,7 +126,7 @@ async def campaign_detail(
             await progress(session, campaign_id),
             weights=campaign_weights(services.catalog, campaign),
             audience_size=await audience_size(session, services.catalog.config, campaign.audience),
-            engagement=Engagement(),
+            engagement=await engagement(session, campaign_id),
             may_change=may_change(request),
             message=NOTICES.get(notice, ""),
         )
@@ -150,6 +151,15 @@ async def campaign_act(
     return Redirect(f"/ui/campaigns/{campaign_id}?notice={_DONE[action]}", status_code=303)
 
 
+def _defaults(catalog: Catalog) -> dict[str, str]:
+    """A campaign's likely choices: the first bulk category users may leave, a template with variants."""
+    categories = catalog.config.categories
+    category = next((name for name, c in categories.items() if c.opt_out and c.priority == "bulk"), "")
+    templates = list(catalog.config.templates)
+    template = next((name for name in templates if catalog.templates.variants(name)), "")
+    return {"category": category, "template": template, "audience": "everyone", "when": "draft", "data": "{}"}
+
+
 def campaign_in(values: Mapping[str, str]) -> CampaignIn:
     """The form as the API's request body, checked by the same rules; RequestRejected names the field."""
     try:
@@ -167,6 +177,13 @@ def campaign_in(values: Mapping[str, str]) -> CampaignIn:
     for optional in ("local_time", "rate"):
         if text := values.get(optional, "").strip():
             raw[optional] = text
+    if values.get("winner") == "on":
+        share = values.get("winner_share", "").strip()
+        raw["winner"] = {
+            "test_share": int(share) if share.isdigit() else share,
+            "wait": values.get("winner_wait", "").strip(),
+            "metric": values.get("winner_metric", "opens"),
+        }
     try:
         return msgspec.convert(raw, CampaignIn)
     except msgspec.ValidationError as exc:
@@ -184,17 +201,22 @@ def _audience(values: Mapping[str, str]) -> dict[str, str]:
     return {kind: values[kind]}
 
 
-def _weights(values: Mapping[str, str]) -> dict[str, dict[str, int]]:
-    """`weight.<template>.<variant>` inputs of the chosen template; the others are ignored."""
-    prefix = f"weight.{values.get('template', '')}."
-    weights: dict[str, dict[str, int]] = {}
+def _weights(values: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """`weight.<template>.<variant>` and `time.<template>.<variant>` inputs of the chosen template."""
+    template = values.get("template", "")
+    variants: dict[str, dict[str, Any]] = {}
     for key, text in values.items():
-        if key.startswith(prefix) and text.strip():
-            name = key.removeprefix(prefix)
-            if not text.strip().isdigit():
-                raise RequestRejected(f"variants.{name}.weight", "a weight is a whole number, 0 or more")
-            weights[name] = {"weight": int(text)}
-    return weights
+        kind, _, rest = key.partition(".")
+        chosen, _, name = rest.partition(".")
+        if kind not in ("weight", "time") or chosen != template or not name or not text.strip():
+            continue
+        if kind == "time":
+            variants.setdefault(name, {})["local_time"] = text.strip()
+        elif text.strip().isdigit():
+            variants.setdefault(name, {})["weight"] = int(text)
+        else:
+            raise RequestRejected(f"variants.{name}.weight", "a weight is a whole number, 0 or more")
+    return variants
 
 
 def _send_at(values: Mapping[str, str]) -> datetime | None:

@@ -84,7 +84,7 @@ async def _page(
                 name=s.name,
                 source=s.source.value,
                 count=(await segments.audience(session, s.rules, sample=0)).count,
-                rules_yaml=yaml.safe_dump(s.rules.to_json(), sort_keys=False, allow_unicode=True).strip(),
+                rules_yaml=rules_text(s.rules.to_json()),
                 removable=s.source is SegmentSource.API,
             )
             for s in found
@@ -141,6 +141,17 @@ async def segment_delete(request: AnyRequest, services: ServicesDep, key: FromPa
     async with services.database.transaction() as session:
         await segments.delete_segment(session, services.catalog.config, key)
     return Redirect("/ui/segments", status_code=303)
+
+
+def rules_text(rule: dict[str, Any], indent: str = "") -> str:
+    """Rules as compact YAML: groups as blocks, each condition on one line, as the docs write them."""
+    group = next((key for key in ("all", "any") if key in rule), None)
+    if group is None:
+        return indent + yaml.safe_dump(rule, default_flow_style=True, sort_keys=False, width=10_000).strip()
+    lines = [f"{indent}{group}:"]
+    for inner in rule[group]:
+        lines.append(f"{indent}  - {rules_text(inner, indent + '    ').lstrip()}")
+    return "\n".join(lines)
 
 
 def rules_from(text: str) -> Rules:
