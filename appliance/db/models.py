@@ -330,6 +330,9 @@ class Campaign(Base):
     winner_test: Mapped[dict[str, Any] | None]
     winner: Mapped[str | None] = mapped_column(String(64))  # picked: the rest all get this variant
     tested_at: Mapped[datetime | None]  # when the test share was all planned
+    # A notification to a topic is a campaign; its Idempotency-Key (scoped to the API key) and body.
+    idempotency_key: Mapped[str | None] = mapped_column(String(400), unique=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(80), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

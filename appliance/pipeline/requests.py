@@ -48,8 +48,28 @@ class RecipientIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
                 raise RequestRejected(f"{field}timezone", f"unknown time zone {self.timezone!r}") from None
 
 
+TopicKey = Annotated[
+    str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", description="a topic's key, e.g. newsletter")
+]
+
+
+class AddressIn(RecipientIn, forbid_unknown_fields=True, omit_defaults=True):
+    """Whom a notification goes to: one recipient by `id` (with any profile fields), or every
+    subscriber of a `topic`."""
+
+    id: ExternalId | None = None  # type: ignore[assignment]  # optional here: a topic needs none
+    topic: TopicKey | None = None
+
+    def check(self, field: str = "") -> None:
+        if self.topic is not None and (self.id is not None or self.profile_fields()):
+            raise RequestRejected(f"{field}topic", "a notification to a topic names only `topic`")
+        if self.topic is None and self.id is None:
+            raise RequestRejected(f"{field}id", "give `id` (your id for the recipient) or `topic`")
+        super().check(field)
+
+
 class NotificationIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    to: RecipientIn
+    to: AddressIn
     category: Name
     template: Name
     data: dict[str, Any] = {}

@@ -16,10 +16,17 @@ from datetime import timedelta
 TOO_SOON = timedelta(seconds=2)
 
 _MACHINES = (
-    ("mail proxy", re.compile(r"GoogleImageProxy|YahooMailProxy|ggpht\.com", re.IGNORECASE)),
+    # Apple Mail Privacy Protection fetches every image through its proxy as the message arrives,
+    # read or not, sending a User-Agent of "Mozilla/5.0" and nothing more: no browser or mail
+    # client a person uses sends so little.
+    ("mail proxy", re.compile(r"GoogleImageProxy|YahooMailProxy|ggpht\.com|^Mozilla/5\.0$", re.IGNORECASE)),
     (
         "link scanner",
-        re.compile(r"Barracuda|Proofpoint|Mimecast|SafeLinks|Safe Links|Forcepoint|Trend ?Micro", re.I),
+        re.compile(
+            r"Barracuda|Proofpoint|Mimecast|SafeLinks|Safe Links|Forcepoint|Trend ?Micro|IronPort"
+            r"|MessageLabs|Symantec|Sophos|Zscaler|FireEye|Trellix",
+            re.IGNORECASE,
+        ),
     ),
     ("bot", re.compile(r"bot\b|crawler|spider|preview|HeadlessChrome|PhantomJS", re.IGNORECASE)),
     ("script", re.compile(r"^(curl|wget|python-|Go-http-client|Java/|okhttp|axios|node-fetch)", re.I)),

@@ -3,7 +3,9 @@ the end of the body. Pure.
 
 The HTML is parsed (the standard library's tolerant parser), not matched with patterns, and only
 the `href` values of `<a>` tags change: everything else, byte for byte, stays as the template
-rendered it. Links that are not web links (mailto:, tel:, #anchors) and the links of the
+rendered it. Within a start tag the attributes are read one after another as the parser reads
+them, so text such as `title="see href=x"` is never taken for the link; of two `href`s the first
+counts, as in browsers. Links that are not web links (mailto:, tel:, #anchors) and the links of the
 preference center and unsubscribe pages are left alone: those must work without a detour.
 """
 
@@ -15,8 +17,12 @@ from collections.abc import Callable, Iterable
 from html.parser import HTMLParser
 
 _WEB = ("http://", "https://")
-# Inside one start tag already found by the parser: the href attribute and its value, as written.
-_HREF = re.compile(r"""(\shref\s*=\s*)("[^"]*"|'[^']*'|[^\s"'>]+)""", re.IGNORECASE)
+# One start tag already found by the parser, read as `html.parser` reads it (its tag-name and
+# attribute patterns): the tag name, then one attribute at a time, its value quoted or not.
+_TAG_NAME = re.compile(r"<[a-zA-Z][^\t\n\r\f />\x00]*(?:\s|/(?!>))*")
+_ATTRIBUTE = re.compile(
+    r"""((?<=['"\s/])[^\s/>][^\s/=>]*)(\s*=+\s*('[^']*'|"[^"]*"|(?!['"])[^>\s]*))?(?:\s|/(?!>))*"""
+)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 PIXEL = '<img src="{src}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">'
 
@@ -29,7 +35,8 @@ class _Anchors(HTMLParser):
         self.found: list[tuple[int, int, str, str]] = []  # (line, column, raw tag, href)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        href = dict(attrs).get("href") if tag == "a" else None
+        # Browsers follow the first of two `href`s, so that is the link.
+        href = next((value for name, value in attrs if name == "href"), None) if tag == "a" else None
         raw = self.get_starttag_text()
         if href is not None and raw is not None:
             line, column = self.getpos()
@@ -71,11 +78,31 @@ def _rewrite_links(body: str, click_url: Callable[[str], str], keep: tuple[str, 
         offset = starts[line - 1] + column
         if not _tracked(href, keep) or body[offset : offset + len(raw)] != raw:
             continue
+        value = _href_value(raw)
+        if value is None or _unquoted(raw[value[0] : value[1]]) != href:
+            continue  # read differently from the parser: leave the link as it was rather than guess
         target = html.escape(click_url(href.strip()))
-        new_tag = _HREF.sub(lambda m, target=target: f'{m.group(1)}"{target}"', raw, count=1)
-        pieces += [body[done:offset], new_tag]
+        pieces += [body[done:offset], raw[: value[0]], f'"{target}"', raw[value[1] :]]
         done = offset + len(raw)
     return "".join([*pieces, body[done:]])
+
+
+def _href_value(raw: str) -> tuple[int, int] | None:
+    """Where the value of the tag's first `href` is written in `raw` (quotes included)."""
+    name = _TAG_NAME.match(raw)
+    at = name.end() if name else len(raw)
+    while (attribute := _ATTRIBUTE.match(raw, at)) is not None and attribute.end() > at:
+        if attribute.group(1).lower() == "href":
+            return attribute.span(3) if attribute.group(3) is not None else None
+        at = attribute.end()
+    return None
+
+
+def _unquoted(written: str) -> str:
+    """An attribute value as the parser hands it over: without its quotes, entities decoded."""
+    if len(written) >= 2 and written[0] == written[-1] and written[0] in "\"'":
+        written = written[1:-1]
+    return html.unescape(written)
 
 
 def _line_starts(body: str) -> list[int]:

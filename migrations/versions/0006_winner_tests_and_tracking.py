@@ -1,4 +1,4 @@
-"""campaigns: test, then send the winner; tracking events flagged when automated
+"""campaigns: test, then send the winner, topic sends; tracking events flagged when automated
 
 Revision ID: 0006
 Revises: 0005
@@ -25,6 +25,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("winner_test", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("winner", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("tested_at", appliance.db.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("idempotency_key", sa.String(length=400), nullable=True))
+        batch_op.add_column(sa.Column("request_hash", sa.String(length=64), nullable=True))
+        batch_op.create_unique_constraint(batch_op.f("uq_campaigns_idempotency_key"), ["idempotency_key"])
     with op.batch_alter_table("delivery_events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("automated", sa.String(length=64), nullable=True))
 
@@ -33,6 +36,9 @@ def downgrade() -> None:
     with op.batch_alter_table("delivery_events", schema=None) as batch_op:
         batch_op.drop_column("automated")
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_campaigns_idempotency_key"), type_="unique")
+        batch_op.drop_column("request_hash")
+        batch_op.drop_column("idempotency_key")
         batch_op.drop_column("tested_at")
         batch_op.drop_column("winner")
         batch_op.drop_column("winner_test")

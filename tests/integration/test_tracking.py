@@ -7,10 +7,16 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+import uuid
 from typing import Any
 
+from sqlalchemy import select
+
+from appliance.campaigns.engagement import engagement
+from appliance.db.models import Notification
 from appliance.tracking.automation import TOO_SOON
 from tests.conftest import AUTH, Stack
+from tests.integration.test_campaigns import add_recipients, create, finished
 from tests.integration.test_notifications_api import new_id, settled
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15"
@@ -91,6 +97,9 @@ async def test_opening_and_clicking_record_events_and_a_mail_proxy_is_flagged(st
         ("opened", "tracking", "mail proxy"),
         ("clicked", "tracking", None),
     ]
+    # Opens and clicks are events, not steps of the delivery: its status stays where it was.
+    notification = (await stack.client.get(f"/v1/notifications/{notification_id}", headers=AUTH)).json()
+    assert [d["status"] for d in notification["deliveries"] if d["channel"] == "email"] == ["sent"]
 
 
 async def test_an_altered_click_token_is_refused_with_a_page_and_no_redirect(stack: Stack) -> None:
@@ -105,3 +114,57 @@ async def test_an_altered_click_token_is_refused_with_a_page_and_no_redirect(sta
     broken_pixel = await stack.client.get("/t/o/not-a-token.gif", headers={"User-Agent": BROWSER})
     assert broken_pixel.status_code == 200 and broken_pixel.headers["content-type"] == "image/gif"
     assert await email_events(stack, notification_id) == []
+
+
+async def test_campaign_engagement_counts_people_once_and_leaves_machines_out(stack: Stack) -> None:
+    """Per variant: recipients reached, and of them who opened and clicked — each person once,
+    however often they opened, and never for a mail proxy's open or a link checker's click."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    await add_recipients(stack.settings.database_url, 9, topic=topic)
+    campaign_id = await create(
+        stack.client,
+        {
+            "name": "Tracked news",
+            "category": "marketing",
+            "template": "newsletter",
+            "data": {"headline": "Winter"},
+            "audience": {"topic": topic},
+            "variants": {"A": {"weight": 50}, "B": {"weight": 50}},
+        },
+    )
+    await stack.client.post(f"/v1/campaigns/{campaign_id}/launch", json={}, headers=AUTH)
+    await finished(stack.client, campaign_id)
+    async with stack.client.app.state.services.database.sessions() as session:
+        rows = await session.execute(
+            select(Notification.id, Notification.variant).where(
+                Notification.campaign_id == uuid.UUID(campaign_id)
+            )
+        )
+        variant_of = {str(id_): variant for id_, variant in rows}
+    captured = await stack.client.get("/v1/sandbox/messages?channel=email&limit=500", headers=AUTH)
+    emails = sorted(
+        (m["notification_id"], m["html"])
+        for m in _messages(captured.json())
+        if m["notification_id"] in variant_of
+    )
+    assert len(emails) == 9
+
+    await asyncio.sleep(TOO_SOON.total_seconds())  # past the instant clicks of scanners
+    expected = {v: {"reached": 0, "opened": 0, "clicked": 0} for v in set(variant_of.values())}
+    for index, (notification_id, body) in enumerate(emails):
+        pixel = local(re.search(r'<img src="([^"]+/t/o/[^"]+)"', body).group(1))
+        link = local(re.search(r'href="([^"]+/t/c/[^"]+)"', body).group(1))
+        variant = variant_of[notification_id]
+        expected[variant]["reached"] += 1
+        if index % 3 == 0:  # a person: opens twice, clicks twice
+            for _ in range(2):
+                await stack.client.get(pixel, headers={"User-Agent": BROWSER})
+                await stack.client.get(link, headers={"User-Agent": BROWSER}, follow_redirects=False)
+            expected[variant]["opened"] += 1
+            expected[variant]["clicked"] += 1
+        elif index % 3 == 1:  # machines only: a mail proxy's fetch, a link checker's HEAD
+            await stack.client.get(pixel, headers={"User-Agent": PROXY})
+            await stack.client.head(link, headers={"User-Agent": BROWSER})
+
+    async with stack.client.app.state.services.database.sessions() as session:
+        assert await engagement(session, uuid.UUID(campaign_id)) == expected

@@ -77,6 +77,58 @@ def test_only_the_hrefs_change_and_each_leads_back_to_its_link(
     assert re.sub(r'href="[^"]*"', 'href=""', tracked) == re.sub(r'href="[^"]*"', 'href=""', body)
 
 
+def test_href_written_inside_another_attribute_is_not_the_link() -> None:
+    body = (
+        """<a title=' href=x' data-x="a href=https://evil.example/" href=https://example.com/a>a</a>"""
+        '<a href="https://example.com/first" href="https://example.com/second">b</a>'
+        '<a/href="https://example.com/slash">c</a>'
+    )
+    tracked = track_html(body, lambda url: f"T({url})", None)
+    assert tracked == (
+        """<a title=' href=x' data-x="a href=https://evil.example/" href="T(https://example.com/a)">a</a>"""
+        '<a href="T(https://example.com/first)" href="https://example.com/second">b</a>'
+        '<a/href="T(https://example.com/slash)">c</a>'
+    )
+    assert tracked_links(body) == [
+        "https://example.com/a",
+        "https://example.com/first",  # of two hrefs browsers follow the first
+        "https://example.com/slash",
+    ]
+
+
+# Attribute values that look like links or hrefs themselves, written in every quoting.
+decoys = st.sampled_from(
+    ["", "x", " href=x", "href=https://evil.example/", "a > b", "https://decoy.example/"]
+)
+other_attributes = st.lists(
+    st.tuples(st.sampled_from(["title", "class", "data-href", "alt"]), decoys, st.sampled_from(['"', "'"])),
+    max_size=2,
+)
+
+
+@st.composite
+def anchors(draw: st.DrawFn) -> tuple[str, str, str]:
+    """(the tag as a template might write it, its URL, the tag as tracking must write it)."""
+    url = draw(urls)
+    name = draw(st.sampled_from(["href", "HREF", "Href"]))
+    equals = draw(st.sampled_from(["=", " = ", "=\n"]))
+    quote = draw(st.sampled_from(['"', "'", ""]))
+    before, after = ("".join(f" {n}={q}{v}{q}" for n, v, q in draw(other_attributes)) for _ in range(2))
+    written = f"<a{before} {name}{equals}{quote}{url}{quote}{after}>"
+    tracked = f'<a{before} {name}{equals}"{html.escape(click(url))}"{after}>'
+    return written, url, tracked
+
+
+@given(st.lists(st.tuples(texts, anchors()), max_size=5), texts)
+def test_every_web_link_is_rewritten_whatever_its_attributes_and_nothing_else_changes(
+    parts: list[tuple[str, tuple[str, str, str]]], tail: str
+) -> None:
+    body = "".join(f"{text}{tag}{text}</a>" for text, (tag, _, _) in parts) + tail
+    expected = "".join(f"{text}{tracked}{text}</a>" for text, (_, _, tracked) in parts) + tail
+    assert track_html(body, click, None) == expected
+    assert tracked_links(body) == [url for _, (_, url, _) in parts]
+
+
 def test_a_changed_or_foreign_token_is_refused() -> None:
     token = click("https://example.com/a").rsplit("/", 1)[1]
     payload, signature = token.rsplit(".", 1)
@@ -100,7 +152,9 @@ def test_a_changed_or_foreign_token_is_refused() -> None:
             60,
             "mail proxy",
         ),
+        ("Mozilla/5.0", "GET", 60, "mail proxy"),  # Apple Mail Privacy Protection
         ("Mozilla/5.0 (compatible; Barracuda Sentinel)", "GET", 60, "link scanner"),
+        ("Mozilla/5.0 (compatible; Cisco IronPort URL scanner)", "GET", 60, "link scanner"),
         ("Googlebot/2.1 (+http://www.google.com/bot.html)", "GET", 60, "bot"),
         ("python-requests/2.32", "GET", 60, "script"),
         ("Mozilla/5.0 Safari/605.1.15", "HEAD", 60, "HEAD request (a link check)"),

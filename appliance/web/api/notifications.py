@@ -8,8 +8,11 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, HeaderParameter, JSONBody
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from ...campaigns.topic_sends import send_to_topic
 from ...db.models import Notification
+from ...db.types import utcnow
 from ...errors import NotFound, RequestRejected
 from ...pipeline.requests import BatchIn, IdempotencyKey, NotificationIn, decode_item
 from ...pipeline.status import notification_status
@@ -18,7 +21,17 @@ from ...pipeline.submit import Submission, submit
 from ...scheduling.jobs import release_later
 from ..problems import rejected_body
 from ..services import Services, ServicesDep
-from .schemas import Accepted, AttemptOut, BatchItemOut, BatchOut, DeliveryOut, EventOut, NotificationOut
+from .campaigns import set_going
+from .schemas import (
+    Accepted,
+    AttemptOut,
+    BatchItemOut,
+    BatchOut,
+    DeliveryOut,
+    EventOut,
+    NotificationOut,
+    TopicAccepted,
+)
 
 
 class NotificationsController(Controller):
@@ -32,7 +45,8 @@ class NotificationsController(Controller):
         description="Validates, stores and enqueues one notification. With a future `send_at` (ISO 8601 "
         "with an offset) it is stored now and enqueued then: its deliveries stay `queued` with that "
         "`not_before`. With an `Idempotency-Key`, a repeat of the same request returns the first answer; "
-        "a different body with the same key is a 422.",
+        'a different body with the same key is a 422. `"to": {"topic": key}` sends to every subscriber '
+        "of the topic instead: the answer names the campaign that fans it out.",
     )
     async def create(
         self,
@@ -40,7 +54,9 @@ class NotificationsController(Controller):
         services: ServicesDep,
         data: JSONBody[NotificationIn],
         idempotency_key: Annotated[IdempotencyKey | None, HeaderParameter(name="Idempotency-Key")] = None,
-    ) -> Response[Accepted]:
+    ) -> Response[Accepted | TopicAccepted]:
+        if data.to.topic is not None:
+            return await _send_to_topic(services, request, data, idempotency_key)
         [result] = await _submit(services, request, [Submission(data, idempotency_key)])
         if isinstance(result, RequestRejected):
             raise result
@@ -89,11 +105,46 @@ async def _submit(
     return results
 
 
+async def _send_to_topic(
+    services: Services, request: Request[Any, Any, Any], data: NotificationIn, idempotency_key: str | None
+) -> Response[Accepted | TopicAccepted]:
+    data.to.check("to.")
+    for attempt in range(2):
+        try:
+            async with services.database.transaction() as session:
+                campaign, replayed = await send_to_topic(
+                    session,
+                    services.catalog,
+                    data,
+                    caller=request.state.caller,
+                    idempotency_key=idempotency_key,
+                    now=utcnow(),
+                )
+            break
+        except IntegrityError:  # the same key, sent twice at once: the second pass replays the first
+            if attempt:
+                raise
+    if not replayed:
+        await set_going(services, campaign)
+    answer = TopicAccepted(
+        campaign_id=str(campaign.id),
+        topic=str(data.to.topic),
+        state=campaign.state,
+        progress_url=f"/v1/campaigns/{campaign.id}",
+    )
+    return Response(answer, status_code=202, headers={"Idempotent-Replayed": "true"} if replayed else {})
+
+
 def _decode(index: int, raw: dict[str, Any]) -> Submission | RequestRejected:
     try:
-        return Submission(decode_item(raw, NotificationIn))
+        submission = Submission(decode_item(raw, NotificationIn))
     except RequestRejected as exc:
         return exc
+    if submission.request.to.topic is not None:
+        return RequestRejected(
+            "to.topic", "send to a topic with POST /v1/notifications, one at a time: each is a campaign"
+        )
+    return submission
 
 
 def _batch_item(index: int, result: Stored | RequestRejected) -> BatchItemOut:

@@ -14,6 +14,15 @@ class Accepted(msgspec.Struct):
     id: str
 
 
+class TopicAccepted(msgspec.Struct):
+    """A notification to a topic: a campaign to its subscribers, fanned out in batches."""
+
+    campaign_id: str
+    topic: str
+    state: str  # sending, or scheduled for `send_at`
+    progress_url: str  # GET it for how many subscribers were planned and sent
+
+
 class AttemptOut(msgspec.Struct):
     provider: str
     outcome: str
