@@ -59,8 +59,8 @@ async def fan_out_batch(database: Database, catalog: Catalog, campaign_id: uuid.
 
 
 def _finish_phase(campaign: Campaign, now: datetime) -> None:
-    if campaign.winner_test and campaign.winner is None:  # the test share is out: wait, then pick
-        campaign.state, campaign.tested_at = CampaignState.TESTING, now
+    if campaign.winner_test and campaign.winner is None:  # the test share is planned: send, wait, pick
+        campaign.state = CampaignState.TESTING
     else:
         campaign.state, campaign.finished_at = CampaignState.SENT, now
 

@@ -49,6 +49,7 @@ def _longest_pause(rate: str | None) -> timedelta:
 
 async def pick_due_winners(database: Database, catalog: Catalog, *, now: datetime) -> list[uuid.UUID]:
     """Every campaign whose test is over gets its winner; the ids to resume the fan-out of."""
+    await winner.mark_tested(database, now=now)
     picked = []
     for campaign_id in await winner.due(database, now=now):
         async with database.transaction() as session:

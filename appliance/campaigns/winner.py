@@ -1,9 +1,11 @@
 """Test, then send the winner: which variant won, and moving the campaign on to the rest.
 
 The test group is `test_share` percent of the audience, chosen by a hash of (campaign, recipient)
-so a repeated batch picks the same people. Once it is all planned the campaign is `testing`; after
-`wait` the variant with the best unique open (or click) rate among the recipients it reached wins,
-and the fan-out starts again from the beginning of the audience for everyone outside the test group.
+so a repeated batch picks the same people. Once it is all planned the campaign is `testing`; the
+wait starts when the last test delivery has gone out (`tested_at`: a slow provider or a paced send
+must not eat into the time people have to open). After it, the variant with the best unique open
+(or click) rate among the recipients it reached wins, and the fan-out starts again from the
+beginning of the audience for everyone outside the test group.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.engine import Database
-from ..db.models import Campaign, CampaignState
+from ..db.models import Campaign, CampaignState, Delivery, DeliveryStatus, Notification
 from .assignment import in_share
 from .significance import rate
 
@@ -51,6 +53,25 @@ def pick(scores: Mapping[str, Score]) -> str:
 def wait_of(campaign: Campaign) -> timedelta:
     assert campaign.winner_test is not None
     return timedelta(seconds=float(campaign.winner_test["wait_s"]))
+
+
+#: A delivery in one of these has not gone out yet.
+_OUTSTANDING = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.HELD)
+
+
+async def mark_tested(database: Database, *, now: datetime) -> None:
+    """Start the wait of every test whose deliveries have all gone out."""
+    outstanding = exists().where(
+        Notification.campaign_id == Campaign.id,
+        Delivery.notification_id == Notification.id,
+        Delivery.status.in_(_OUTSTANDING),
+    )
+    async with database.transaction() as session:
+        await session.execute(
+            update(Campaign)
+            .where(Campaign.state == CampaignState.TESTING, Campaign.tested_at.is_(None), ~outstanding)
+            .values(tested_at=now, updated_at=now)
+        )
 
 
 async def due(database: Database, *, now: datetime) -> list[uuid.UUID]:

@@ -329,7 +329,7 @@ class Campaign(Base):
     # Test, then send the winner: {"test_share": %, "wait_s": s, "metric": "opens"|"clicks"}.
     winner_test: Mapped[dict[str, Any] | None]
     winner: Mapped[str | None] = mapped_column(String(64))  # picked: the rest all get this variant
-    tested_at: Mapped[datetime | None]  # when the test share was all planned
+    tested_at: Mapped[datetime | None]  # when the last test delivery went out: the wait starts
     # A notification to a topic is a campaign; its Idempotency-Key (scoped to the API key) and body.
     idempotency_key: Mapped[str | None] = mapped_column(String(400), unique=True)
     request_hash: Mapped[str | None] = mapped_column(String(64))

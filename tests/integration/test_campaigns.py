@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,11 +12,14 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, insert, select
 
 from appliance.campaigns import operations
+from appliance.campaigns.assignment import in_share
 from appliance.campaigns.fanout import fan_out_batch
 from appliance.db.engine import Database
 from appliance.db.models import Delivery, Notification, Recipient, Topic, TopicSubscription
 from appliance.db.types import utcnow
 from tests.conftest import AUTH, Stack
+
+PERSON = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15"
 
 
 async def add_recipients(database_url: str, count: int, topic: str | None = None) -> list[uuid.UUID]:
@@ -269,3 +273,103 @@ async def test_a_variant_can_test_a_send_time_of_its_own(stack: Stack) -> None:
     finally:
         await database.dispose()
     assert times == {("A", "2026-11-23T09:00:00+00:00"), ("B", "2026-11-23T18:00:00+00:00")}
+
+
+async def test_test_then_send_the_winner_sends_the_better_variant_to_everyone_else(stack: Stack) -> None:
+    """Variant B's recipients open their email; after the wait B wins and all the others get B."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    ids = await add_recipients(stack.settings.database_url, 120, topic=topic)
+    body = newsletter(
+        audience={"topic": topic},
+        variants={"A": {"weight": 50}, "B": {"weight": 50}},
+        winner={"test_share": 30, "wait": "2s", "metric": "opens"},
+    )
+    campaign_id = await create(stack.client, body)
+    await stack.client.post(f"/v1/campaigns/{campaign_id}/launch", json={}, headers=AUTH)
+
+    tested = await in_state(stack.client, campaign_id, "testing")
+    test_group = {
+        f"c-{id_.hex[:12]}" for id_ in ids if in_share(f"{campaign_id}:test", f"c-{id_.hex[:12]}", 30)
+    }
+    assert tested["progress"]["recipients"] == len(test_group)
+    opened = await open_emails_of_variant(stack, campaign_id, "B")
+    assert opened > 5
+
+    done = await finished(stack.client, campaign_id, timeout_s=40)
+    assert done["winner"] == "B"
+    assert done["progress"]["recipients"] == len(ids)
+    async with stack.client.app.state.services.database.sessions() as session:
+        rows = await session.execute(
+            select(Recipient.external_id, Notification.variant)
+            .join(Notification, Notification.recipient_id == Recipient.id)
+            .where(Notification.campaign_id == uuid.UUID(campaign_id))
+        )
+        variants = dict(rows.all())
+    assert {variants[key] for key in variants.keys() - test_group} == {"B"}
+    assert {variants[key] for key in test_group} == {"A", "B"}
+
+
+async def test_the_wait_of_a_test_starts_only_once_its_deliveries_are_out(stack: Stack) -> None:
+    """Test deliveries held for a send time later today: the wait has not begun, nobody has won."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    await add_recipients(stack.settings.database_url, 40, topic=topic)
+    later = (datetime.now(UTC) + timedelta(hours=3)).strftime("%H:%M")
+    body = newsletter(
+        audience={"topic": topic},
+        variants={"A": {"weight": 50}, "B": {"weight": 50}},
+        winner={"test_share": 50, "wait": "1s", "metric": "opens"},
+        local_time=later,
+    )
+    campaign_id = await create(stack.client, body)
+    await stack.client.post(f"/v1/campaigns/{campaign_id}/launch", json={}, headers=AUTH)
+
+    tested = await in_state(stack.client, campaign_id, "testing")
+    await asyncio.sleep(3)  # several campaign-watch passes, and longer than the wait
+    still = (await stack.client.get(f"/v1/campaigns/{campaign_id}", headers=AUTH)).json()
+    assert tested["progress"]["deliveries"].get("queued")
+    assert (still["state"], still["tested_at"], still["winner"]) == ("testing", None, None)
+
+
+async def open_emails_of_variant(stack: Stack, campaign_id: str, variant: str) -> int:
+    """Open, as a person's mail client would, every email of `variant` the sandbox captured."""
+    await finished_sending(stack.client, campaign_id)
+    async with stack.client.app.state.services.database.sessions() as session:
+        ours = set(
+            await session.scalars(
+                select(Notification.id).where(
+                    Notification.campaign_id == uuid.UUID(campaign_id), Notification.variant == variant
+                )
+            )
+        )
+    captured = await stack.client.get("/v1/sandbox/messages?channel=email&limit=500", headers=AUTH)
+    pixels = [
+        re.search(r'<img src="https?://[^/]+(/t/o/[^"]+)"', message["html"]).group(1)
+        for message in captured.json()["messages"]
+        if uuid.UUID(message["notification_id"]) in ours
+    ]
+    for pixel in pixels:
+        seen = await stack.client.get(
+            pixel, headers={"User-Agent": "Mozilla/5.0 (Macintosh) Safari/605.1.15"}
+        )
+        assert seen.status_code == 200
+    return len(pixels)
+
+
+async def finished_sending(client: AsyncTestClient, campaign_id: str, timeout_s: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        body = (await client.get(f"/v1/campaigns/{campaign_id}", headers=AUTH)).json()
+        if not any(body["progress"]["deliveries"].get(s) for s in ("queued", "sending", "held")):
+            return
+        assert asyncio.get_running_loop().time() < deadline, body
+        await asyncio.sleep(0.1)
+
+
+async def in_state(
+    client: AsyncTestClient, campaign_id: str, state: str, timeout_s: float = 20
+) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while (body := (await client.get(f"/v1/campaigns/{campaign_id}", headers=AUTH)).json())["state"] != state:
+        assert asyncio.get_running_loop().time() < deadline, body
+        await asyncio.sleep(0.1)
+    return dict(body)

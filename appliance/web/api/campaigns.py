@@ -41,7 +41,7 @@ class CampaignOut(msgspec.Struct):
     rate: str | None
     winner_test: dict[str, Any] | None  # {"test_share": %, "wait_s": s, "metric": "opens"|"clicks"}
     winner: str | None  # the variant the rest of the audience gets, once picked
-    tested_at: datetime | None  # when the test share was all planned
+    tested_at: datetime | None  # when the last test delivery went out: the wait starts then
     send_at: datetime | None
     created_by: str
     created_at: datetime

@@ -218,6 +218,8 @@ def _winner_text(campaign: Campaign) -> str:
         return (
             f"{text}. Picking at {stamp(campaign.tested_at + timedelta(seconds=float(test['wait_s']))).full}"
         )
+    if campaign.state == CampaignState.TESTING:
+        return f"{text}. Sending to the test group; the wait starts once it is all out"
     return text
 
 
