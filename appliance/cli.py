@@ -51,18 +51,16 @@ def main() -> None:
 @click.option("--no-migrate", is_flag=True, help="do not upgrade the database schema at start-up")
 def serve(config_path: str, host: str, port: int, no_migrate: bool) -> None:
     """Run the API and UI (and, without CLARION_BROKER_URL, the delivery workers too)."""
-    import uvicorn
-
-    from .web.app import create_app
+    from .web.serving import ReloadableServer
 
     settings = replace(Settings.from_env(), config_path=config_path)
     if no_migrate:
         settings = replace(settings, migrate_on_start=False)
     _logging(settings)
-    app = create_app(settings, _catalog_or_exit(config_path))
+    catalog = _catalog_or_exit(config_path)
     mode = "embedded (SQLite/in-process)" if settings.embedded else "scaled (external broker)"
     click.echo(f"Clarion on http://{host}:{port}  mode: {mode}  config: {config_path}")
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    ReloadableServer(settings, catalog, host, port).run()
 
 
 @main.command()

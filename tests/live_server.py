@@ -20,6 +20,15 @@ def live_server(
     workdir: Path, config: Path = EXAMPLE_CONFIG, env: dict[str, str] | None = None
 ) -> Iterator[str]:
     """Start `clarion serve` (embedded mode, SQLite under workdir); yield its base URL."""
+    with live_process(workdir, config, env) as (base, _):
+        yield base
+
+
+@contextmanager
+def live_process(
+    workdir: Path, config: Path = EXAMPLE_CONFIG, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`live_server`, with the process too (to signal it)."""
     port = free_port()
     log = workdir / "serve.log"
     environment = {**os.environ, "CLARION_DATABASE_URL": f"sqlite:///{workdir / 'clarion.db'}", **(env or {})}
@@ -34,7 +43,7 @@ def live_server(
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base, process, log)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -34,6 +35,8 @@ class LoadedConfig:
     path: FsPath
     provider_options: dict[str, BaseModel]
     document: LocatedDocument
+    text: str = ""  # the file as it was read, for showing (masked) what is in force
+    read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def directory(self) -> FsPath:
@@ -93,7 +96,7 @@ def load_config(
     config, options = _validate(document, collector, provider_types, environ, extra_checks)
     if collector.problems or config is None:
         raise ConfigError(sorted(collector.problems, key=lambda p: (p.line or 0, p.path)))
-    return LoadedConfig(config=config, path=file, provider_options=options, document=document)
+    return LoadedConfig(config=config, path=file, provider_options=options, document=document, text=text)
 
 
 def _validate(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ..config.schema import Channel, Priority
 from ..db.engine import Database
@@ -70,23 +71,43 @@ async def retry_dead_letter(
     queue_lease: timedelta,
 ) -> None:
     """Give a dead delivery a fresh set of tries and enqueue it."""
+    fresh = {
+        "status": DeliveryStatus.QUEUED,
+        "attempt_count": 0,
+        "last_error": None,
+        "lease_expires_at": now + queue_lease,
+        "updated_at": now,
+    }
+    channel, priority = await _leave_dead(database, delivery_id, fresh, "retried")
+    dispatcher.dispatch([Dispatch(delivery_id, Channel(channel), Priority(priority))])
+
+
+async def discard_dead_letter(database: Database, delivery_id: uuid.UUID, *, by: str, now: datetime) -> None:
+    """Give up on a dead delivery for good: it leaves the list as `failed`, saying who decided."""
+    error = func.coalesce(Delivery.last_error, "")
+    values = {
+        "status": DeliveryStatus.FAILED,
+        "last_error": f"discarded by {by}; " + error,
+        "updated_at": now,
+    }
+    await _leave_dead(database, delivery_id, values, "discarded")
+
+
+async def _leave_dead(
+    database: Database, delivery_id: uuid.UUID, values: dict[str, Any], verb: str
+) -> tuple[str, str]:
+    """Move one dead delivery to `values`; its (channel, priority). Refuses any other status."""
     async with database.transaction() as session:
-        revived = await session.execute(
+        moved = await session.execute(
             update(Delivery)
             .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.DEAD)
-            .values(
-                status=DeliveryStatus.QUEUED,
-                attempt_count=0,
-                last_error=None,
-                lease_expires_at=now + queue_lease,
-                updated_at=now,
-            )
+            .values(**values)
             .returning(Delivery.channel, Delivery.priority)
         )
-        row = revived.one_or_none()
+        row = moved.one_or_none()
         if row is None:
             status = await session.scalar(select(Delivery.status).where(Delivery.id == delivery_id))
             if status is None:
                 raise NotFound("delivery", str(delivery_id))
-            raise RequestRejected("delivery_id", f"only dead deliveries can be retried; this one is {status}")
-    dispatcher.dispatch([Dispatch(delivery_id, Channel(row.channel), Priority(row.priority))])
+            raise RequestRejected("delivery_id", f"only dead deliveries can be {verb}; this one is {status}")
+    return row.channel, row.priority

@@ -27,7 +27,7 @@ from .api.webhooks import WebhooksController
 from .auth import require_api_key
 from .center.routes import center_router
 from .problems import PROBLEM_HANDLERS
-from .services import Services
+from .services import Reload, Services
 from .ui.routes import ui_app_options, ui_plugins, ui_router
 
 VERSION = "0.1.0"
@@ -41,8 +41,10 @@ SWAGGER = SwaggerRenderPlugin(
 )
 
 
-def create_app(settings: Settings, catalog: Catalog) -> Litestar:
-    services = Services(settings=settings, catalog=catalog, runtime=WorkerRuntime(settings, catalog))
+def create_app(settings: Settings, catalog: Catalog, *, reload: Reload | None = None) -> Litestar:
+    """`reload`: how this process switches to a new config; None where it cannot (tests)."""
+    runtime = WorkerRuntime(settings, catalog)
+    services = Services(settings=settings, catalog=catalog, runtime=runtime, reload=reload)
     api = Router(
         path="/",
         route_handlers=[

@@ -5,6 +5,7 @@ as threads beside the API."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dramatiq
@@ -26,11 +27,16 @@ from ..settings import Settings
 log = logging.getLogger(__name__)
 
 
+#: Switches the process to a new, valid catalog (see web/serving.py).
+Reload = Callable[[Catalog], None]
+
+
 @dataclass
 class Services:
     settings: Settings
     catalog: Catalog
     runtime: WorkerRuntime
+    reload: Reload | None = None
     database: Database = field(init=False)
     circuits: CircuitStore = field(init=False)
     scheduler: Scheduler = field(init=False)

@@ -98,6 +98,28 @@ async def test_a_dead_letter_can_be_listed_and_sent_again(
     assert twice.status_code == 422 and "only dead deliveries" in twice.json()["detail"]
 
 
+async def test_a_discarded_dead_letter_leaves_the_list_as_failed_and_says_who(
+    client: AsyncTestClient, hooks: tuple[HookReceiver, HookReceiver]
+) -> None:
+    primary, secondary = hooks
+    primary.status = secondary.status = 500
+    body = await send(client, 30)
+    [delivery] = body["deliveries"]
+    assert delivery["status"] == "dead"
+
+    discarded = await client.post(f"/v1/dead-letters/{delivery['id']}/discard", headers=AUTH)
+    assert discarded.status_code == 201, discarded.text
+    assert discarded.json() == {"delivery_id": delivery["id"], "status": "failed"}
+    assert delivery["id"] not in {
+        d["delivery_id"] for d in (await client.get("/v1/dead-letters", headers=AUTH)).json()
+    }
+    [after] = (await client.get(f"/v1/notifications/{body['id']}", headers=AUTH)).json()["deliveries"]
+    assert after["status"] == "failed" and after["error"].startswith("discarded by test; ")
+    again = await client.post(f"/v1/dead-letters/{delivery['id']}/retry", headers=AUTH)
+    assert again.status_code == 422 and "this one is failed" in again.json()["detail"]
+    primary.status = secondary.status = 200
+
+
 async def _sleep(seconds: float) -> None:
     import asyncio
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, Parameter
 
 from ...db.types import utcnow
-from ...pipeline.dead_letters import DeadLetter, list_dead_letters, retry_dead_letter
-from ...pipeline.provider_health import WINDOW, recent_health
+from ...pipeline.dead_letters import DeadLetter, discard_dead_letter, list_dead_letters, retry_dead_letter
+from ...pipeline.provider_health import WINDOW
+from ...pipeline.provider_overview import ProviderReport, provider_overview
 from ..services import ServicesDep
 
 
@@ -40,9 +41,28 @@ class ProviderOut(msgspec.Struct):
     recent: RecentOut
 
 
-class RetriedOut(msgspec.Struct):
+class DeadLetterMoved(msgspec.Struct):  # where a retried or discarded dead letter went
     delivery_id: str
     status: str
+
+
+def _provider_out(report: ProviderReport) -> ProviderOut:
+    circuit, health = report.circuit, report.recent
+    return ProviderOut(
+        name=report.name,
+        type=report.type,
+        channels=report.channels,
+        rate_limit=report.rate_limit,
+        circuit=CircuitOut(circuit.state.value, circuit.failures, report.opened_at),
+        recent=RecentOut(
+            int(WINDOW.total_seconds()),
+            health.attempts,
+            health.failures,
+            round(health.error_rate, 4),
+            health.latency_p50_ms,
+            health.latency_p95_ms,
+        ),
+    )
 
 
 class OperationsController(Controller):
@@ -51,34 +71,8 @@ class OperationsController(Controller):
 
     @get("/providers", summary="Each provider's circuit state, recent error rate and latency")
     async def providers(self, services: ServicesDep) -> list[ProviderOut]:
-        config, now = services.catalog.config, utcnow()
-        result = []
-        for name, spec in config.providers.items():
-            circuit = await services.circuits.get(name)
-            health = await recent_health(services.database, name, now=now)
-            channels = [channel.value for channel, c in config.channels.items() if name in c.providers]
-            result.append(
-                ProviderOut(
-                    name=name,
-                    type=spec.type,
-                    channels=channels,
-                    rate_limit=str(spec.rate_limit) if spec.rate_limit else None,
-                    circuit=CircuitOut(
-                        circuit.state.value,
-                        circuit.failures,
-                        datetime.fromtimestamp(circuit.opened_at, UTC) if circuit.opened_at else None,
-                    ),
-                    recent=RecentOut(
-                        int(WINDOW.total_seconds()),
-                        health.attempts,
-                        health.failures,
-                        round(health.error_rate, 4),
-                        health.latency_p50_ms,
-                        health.latency_p95_ms,
-                    ),
-                )
-            )
-        return result
+        found = await provider_overview(services.catalog, services.circuits, services.database, now=utcnow())
+        return [_provider_out(report) for report in found]
 
     @get("/dead-letters", summary="Deliveries that used every try, newest first")
     async def dead_letters(
@@ -90,7 +84,9 @@ class OperationsController(Controller):
         return await list_dead_letters(services.database, limit=limit, before=before)
 
     @post("/dead-letters/{delivery_id:uuid}/retry", status_code=202, summary="Send a dead delivery again")
-    async def retry(self, services: ServicesDep, delivery_id: FromPath[uuid.UUID]) -> Response[RetriedOut]:
+    async def retry(
+        self, services: ServicesDep, delivery_id: FromPath[uuid.UUID]
+    ) -> Response[DeadLetterMoved]:
         await retry_dead_letter(
             services.database,
             services.dispatcher,
@@ -98,4 +94,11 @@ class OperationsController(Controller):
             now=utcnow(),
             queue_lease=services.catalog.config.delivery.queue_lease,
         )
-        return Response(RetriedOut(str(delivery_id), "queued"), status_code=202)
+        return Response(DeadLetterMoved(str(delivery_id), "queued"), status_code=202)
+
+    @post("/dead-letters/{delivery_id:uuid}/discard", summary="Give up on a dead delivery for good")
+    async def discard(
+        self, request: Request[Any, Any, Any], services: ServicesDep, delivery_id: FromPath[uuid.UUID]
+    ) -> DeadLetterMoved:
+        await discard_dead_letter(services.database, delivery_id, by=request.state.caller, now=utcnow())
+        return DeadLetterMoved(str(delivery_id), "failed")
