@@ -22,7 +22,15 @@ from ..api.sandbox import latest_sandbox_messages
 from ..services import Services
 from .auth import DEFAULT_NEXT, PUBLIC, Operator, check_credentials, safe_next
 from .guidance import first_send_command, sandbox_channels
-from .queries import PAGE_SIZE, Cursor, MessageFilters, captured_for, notification_by_id, recent_notifications
+from .queries import (
+    PAGE_SIZE,
+    Cursor,
+    MessageFilters,
+    captured_for,
+    notification_by_id,
+    parse_moment,
+    recent_notifications,
+)
 from .views import (
     CHANNEL_LABELS,
     Layout,
@@ -108,9 +116,12 @@ async def messages(
     recipient: Text = "",
     category: Text = "",
     status: Text = "",
+    id: Text = "",
+    since: Text = "",
+    until: Text = "",
     before: Text = "",
 ) -> Template:
-    filters = MessageFilters(recipient=recipient.strip(), category=category, status=status)
+    filters, errors = read_filters(recipient, category, status, id, since, until)
     cursor = Cursor.decode(before)
     rows = await recent_notifications(services.database, filters, before=cursor, limit=PAGE_SIZE + 1)
     older = rows[PAGE_SIZE - 1] if len(rows) > PAGE_SIZE else None
@@ -124,8 +135,27 @@ async def messages(
         older_url=messages_url(filters, Cursor(older.created_at, older.id)) if older else None,
         newest_url=messages_url(filters) if cursor is not None else None,
         first_send=first_send_command(services.catalog),
+        errors=errors,
     )
-    return page("messages.html", view)
+    return page("messages.html", view, status_code=422 if errors else 200)
+
+
+def read_filters(
+    recipient: str, category: str, status: str, id: str, since: str, until: str
+) -> tuple[MessageFilters, list[str]]:
+    """The filters as typed; a value that cannot be read is left out and said why."""
+    errors: list[str] = []
+    values: dict[str, Any] = {}
+    try:
+        values["id"] = uuid.UUID(id.strip()) if id.strip() else None
+    except ValueError:
+        errors.append(f"Notification ID: {id.strip()!r} is not an ID (they look like 0f8c…-…).")
+    for name, raw, label in (("since", since, "From"), ("until", until, "Until")):
+        try:
+            values[name] = parse_moment(raw)
+        except ValueError:
+            errors.append(f"{label}: {raw!r} is not a date and time.")
+    return MessageFilters(recipient=recipient.strip(), category=category, status=status, **values), errors
 
 
 @get("/messages/{notification_id:uuid}", name="ui:message")

@@ -21,10 +21,37 @@ class MessageFilters:
     recipient: str = ""
     category: str = ""
     status: str = ""  # matches a notification when any of its deliveries has it
+    id: uuid.UUID | None = None
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
 
     @property
     def active(self) -> bool:
-        return bool(self.recipient or self.category or self.status)
+        return bool(self.recipient or self.category or self.status or self.id or self.since or self.until)
+
+    def query(self) -> dict[str, str]:
+        """As the filter form's GET parameters; times as its datetime-local inputs write them."""
+        values = {
+            "recipient": self.recipient,
+            "category": self.category,
+            "status": self.status,
+            "id": str(self.id) if self.id else "",
+            "since": _local(self.since),
+            "until": _local(self.until),
+        }
+        return {key: value for key, value in values.items() if value}
+
+
+def _local(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M") if moment else ""
+
+
+def parse_moment(raw: str) -> datetime | None:
+    """A datetime-local value (or any ISO time), read as UTC; None when blank. ValueError if unreadable."""
+    if not raw.strip():
+        return None
+    moment = datetime.fromisoformat(raw.strip())
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -53,7 +80,11 @@ async def recent_notifications(
     """Newest first, with deliveries (their attempts are not needed for a list)."""
     query = (
         select(Notification)
-        .options(selectinload(Notification.deliveries).options(raiseload(Delivery.attempts)))
+        .options(
+            selectinload(Notification.deliveries).options(
+                raiseload(Delivery.attempts), raiseload(Delivery.events)
+            )
+        )
         .order_by(Notification.created_at.desc(), Notification.id.desc())
         .limit(limit)
     )
@@ -65,6 +96,12 @@ async def recent_notifications(
         query = query.where(Notification.category == filters.category)
     if filters.status:
         query = query.where(Notification.deliveries.any(Delivery.status == filters.status))
+    if filters.id:
+        query = query.where(Notification.id == filters.id)
+    if filters.since:
+        query = query.where(Notification.created_at >= filters.since)
+    if filters.until:
+        query = query.where(Notification.created_at < filters.until)
     if before is not None:
         query = query.where(
             or_(

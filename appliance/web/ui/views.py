@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from ...db.models import Attempt, Delivery, DeliveryStatus, Notification, SandboxMessage
+from ...db.models import Attempt, Delivery, DeliveryEvent, DeliveryStatus, Notification, SandboxMessage
 from ...pipeline.status import notification_status
 from .auth import Operator
 from .queries import Cursor, MessageFilters
@@ -36,6 +36,11 @@ _TONES: dict[str, str] = {
     "rate_limited": "warn",
     "permanent": "bad",
     "invalid_recipient": "bad",
+    # events reported after sending
+    "opened": "ok",
+    "clicked": "ok",
+    "unsubscribed": "warn",
+    "read": "ok",
 }
 CHANNEL_LABELS = {"email": "Email", "sms": "SMS", "push": "Push", "in_app": "In-app", "webhook": "Webhook"}
 
@@ -116,6 +121,7 @@ class MessagesPage:
     older_url: str | None
     newest_url: str | None  # set when this is not the first page
     first_send: str  # a curl command that sends a first notification, for the empty state
+    errors: list[str] = field(default_factory=list)  # filters that could not be read
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,15 @@ class AttemptView:
 
 
 @dataclass(frozen=True)
+class EventView:
+    kind: Badge
+    provider: str
+    occurred: Stamp
+    detail: str | None
+    automated: str | None  # why it looks machine-made (a mail proxy, a link scanner)
+
+
+@dataclass(frozen=True)
 class DeliveryView:
     channel: str
     status: Badge
@@ -139,6 +154,7 @@ class DeliveryView:
     error: str | None
     sent: Stamp | None
     attempts: list[AttemptView]
+    events: list[EventView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -207,8 +223,7 @@ def message_row(notification: Notification) -> MessageRow:
 
 
 def messages_url(filters: MessageFilters, before: Cursor | None = None) -> str:
-    query = {"recipient": filters.recipient, "category": filters.category, "status": filters.status}
-    params = {key: value for key, value in query.items() if value}
+    params = filters.query()
     if before is not None:
         params["before"] = before.encode()
     return "/ui/messages" + (f"?{urlencode(params)}" if params else "")
@@ -236,6 +251,18 @@ def delivery_view(delivery: Delivery) -> DeliveryView:
         error=delivery.last_error,
         sent=stamp(delivery.sent_at) if delivery.sent_at else None,
         attempts=[attempt_view(number, a) for number, a in enumerate(delivery.attempts, start=1)],
+        events=[event_view(e) for e in delivery.events],
+    )
+
+
+def event_view(event: DeliveryEvent) -> EventView:
+    kind = badge(event.kind)
+    return EventView(
+        kind=Badge(kind.label, "muted") if event.automated else kind,
+        provider=event.provider,
+        occurred=stamp(event.occurred_at),
+        detail=event.detail,
+        automated=event.automated,
     )
 
 
