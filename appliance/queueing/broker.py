@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
@@ -36,3 +38,18 @@ def queue_depth(broker: dramatiq.Broker, queue_name: str) -> int:
         return sum(int(broker.client.llen(key)) for key in keys)
     queues = getattr(broker, "queues", {})
     return sum(queues[name].qsize() for name in (queue_name, dq_name(queue_name)) if name in queues)
+
+
+def oldest_waiting(broker: dramatiq.Broker, queue_name: str) -> datetime | None:
+    """When the message at the head of a queue was enqueued (delayed messages are left out: they
+    wait on purpose), or None when the queue is empty."""
+    if isinstance(broker, RedisBroker):
+        head = broker.client.lindex(f"{broker.namespace}:{queue_name}", 0)
+        raw = broker.client.hget(f"{broker.namespace}:{queue_name}.msgs", head) if head else None
+    else:
+        queue = getattr(broker, "queues", {}).get(queue_name)
+        waiting = list(queue.queue)[:1] if queue is not None else []  # a snapshot: workers take from it
+        raw = waiting[0] if waiting else None
+    if raw is None:
+        return None
+    return datetime.fromtimestamp(dramatiq.Message.decode(raw).message_timestamp / 1000, UTC)

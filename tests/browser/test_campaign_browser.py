@@ -32,7 +32,7 @@ def sign_in(page: Page, server: Server) -> None:
     page.fill("#username", "admin")
     page.fill("#password", "clarion-demo")
     page.click("button[type=submit]")
-    page.wait_for_url("**/ui/messages")
+    page.wait_for_url("**/ui/dashboard")
 
 
 def stat(page: Page, name: str) -> int:

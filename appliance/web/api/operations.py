@@ -10,9 +10,10 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, Parameter
 
+from ...analytics.providers import ProviderHealth, provider_health
 from ...db.types import utcnow
 from ...pipeline.dead_letters import DeadLetter, list_dead_letters, retry_dead_letter
-from ...pipeline.provider_health import WINDOW, recent_health
+from ...pipeline.provider_health import WINDOW
 from ..services import ServicesDep
 
 
@@ -51,34 +52,10 @@ class OperationsController(Controller):
 
     @get("/providers", summary="Each provider's circuit state, recent error rate and latency")
     async def providers(self, services: ServicesDep) -> list[ProviderOut]:
-        config, now = services.catalog.config, utcnow()
-        result = []
-        for name, spec in config.providers.items():
-            circuit = await services.circuits.get(name)
-            health = await recent_health(services.database, name, now=now)
-            channels = [channel.value for channel, c in config.channels.items() if name in c.providers]
-            result.append(
-                ProviderOut(
-                    name=name,
-                    type=spec.type,
-                    channels=channels,
-                    rate_limit=str(spec.rate_limit) if spec.rate_limit else None,
-                    circuit=CircuitOut(
-                        circuit.state.value,
-                        circuit.failures,
-                        datetime.fromtimestamp(circuit.opened_at, UTC) if circuit.opened_at else None,
-                    ),
-                    recent=RecentOut(
-                        int(WINDOW.total_seconds()),
-                        health.attempts,
-                        health.failures,
-                        round(health.error_rate, 4),
-                        health.latency_p50_ms,
-                        health.latency_p95_ms,
-                    ),
-                )
-            )
-        return result
+        found = await provider_health(
+            services.database, services.circuits, services.catalog.config, now=utcnow()
+        )
+        return [provider_out(health) for health in found]
 
     @get("/dead-letters", summary="Deliveries that used every try, newest first")
     async def dead_letters(
@@ -99,3 +76,26 @@ class OperationsController(Controller):
             queue_lease=services.catalog.config.delivery.queue_lease,
         )
         return Response(RetriedOut(str(delivery_id), "queued"), status_code=202)
+
+
+def provider_out(health: ProviderHealth) -> ProviderOut:
+    circuit, recent = health.circuit, health.recent
+    return ProviderOut(
+        name=health.name,
+        type=health.type,
+        channels=health.channels,
+        rate_limit=health.rate_limit,
+        circuit=CircuitOut(
+            circuit.state.value,
+            circuit.failures,
+            datetime.fromtimestamp(circuit.opened_at, UTC) if circuit.opened_at else None,
+        ),
+        recent=RecentOut(
+            int(WINDOW.total_seconds()),
+            recent.attempts,
+            recent.failures,
+            round(recent.error_rate, 4),
+            recent.latency_p50_ms,
+            recent.latency_p95_ms,
+        ),
+    )

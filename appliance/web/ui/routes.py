@@ -19,7 +19,9 @@ from ...catalog import Catalog
 from ...paths import UI_DIR
 from .auth import UI_PATH, operator_guard, ui_middleware
 from .campaigns import CAMPAIGN_PAGES
+from .dashboard import DASHBOARD_PAGES
 from .errors import ui_exception_handlers
+from .exports import EXPORT_PAGES
 from .imports import IMPORT_PAGES
 from .pages import PAGES
 from .segments import SEGMENT_PAGES
@@ -48,7 +50,14 @@ def ui_router(catalog: Catalog) -> Router:
     """`/` -> `/ui/`; the pages under `/ui` (signed-in operators only); their assets under `/ui/static`."""
     pages = Router(
         path=UI_PATH,
-        route_handlers=[*PAGES, *CAMPAIGN_PAGES, *SEGMENT_PAGES, *IMPORT_PAGES],
+        route_handlers=[
+            *PAGES,
+            *DASHBOARD_PAGES,
+            *EXPORT_PAGES,
+            *CAMPAIGN_PAGES,
+            *SEGMENT_PAGES,
+            *IMPORT_PAGES,
+        ],
         guards=[operator_guard(catalog)],
         middleware=ui_middleware(catalog),
         exception_handlers=ui_exception_handlers(catalog),
