@@ -10,17 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.harness import VIEWPORTS, Server, send, settled, shoot, watch_console
+from tests.browser.harness import VIEWPORTS, Server, send, settled, shoot, sign_in, watch_console
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in(page: Page, server: Server) -> None:
-    page.goto(f"{server.url}/ui/login")
-    page.fill("#username", "admin")
-    page.fill("#password", "clarion-demo")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/ui/dashboard")
 
 
 def login_codes(server: Server, count: int) -> None:

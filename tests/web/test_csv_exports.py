@@ -53,6 +53,8 @@ async def test_the_messages_download_holds_every_message_the_filters_match(stack
     mine = next(row for row in rows if row[1] == ids[0])
     assert mine[2:6] == ["'=1+2", "security", "login_code", "sent"]
     assert mine[6] == "sms:sent email:sent"  # the category's channel order
+    listed = (await stack.client.get(f"/ui/messages?category=orders&recipient={plain}")).text
+    assert f'href="/ui/messages/export?recipient={plain}&amp;category=orders" download' in listed
     orders = await download(stack, f"/ui/messages/export?category=orders&recipient={plain}")
     assert len(orders) == 1 + PAGE_SIZE + 1
 
@@ -84,6 +86,7 @@ async def test_a_campaigns_funnel_downloads_per_variant(stack: Stack) -> None:
     url = launched.headers["location"].split("?")[0]
     await until_sent(stack, url)
 
+    assert f'href="{url}/export" download' in (await stack.client.get(url)).text
     rows = await download(stack, f"{url}/export")
     assert rows[0] == ["variant", "weight", "recipients", "sent", "delivered", "reached", "opened", "clicked"]
     assert [row[0] for row in rows[1:]] == ["A", "B"]

@@ -106,7 +106,10 @@ def tiles(total: Funnel) -> list[Tile]:
         Tile("open", "Open rate", rate(total.open_rate).text, f"{total.opened:,} of delivered email"),
         Tile("click", "Click rate", rate(total.click_rate).text, f"{total.clicked:,} of delivered email"),
         Tile(
-            "unsubscribe", "Unsubscribes", rate(total.unsubscribe_rate).text, f"{total.unsubscribed:,} opt-outs"
+            "unsubscribe",
+            "Unsubscribes",
+            rate(total.unsubscribe_rate).text,
+            f"{total.unsubscribed:,} opt-outs",
         ),
     ]
 

@@ -124,6 +124,7 @@ async def messages(
         older_url=messages_url(filters, Cursor(older.created_at, older.id)) if older else None,
         newest_url=messages_url(filters) if cursor is not None else None,
         first_send=first_send_command(services.catalog),
+        export_url=messages_url(filters, path="/ui/messages/export"),
     )
     return page("messages.html", view)
 

@@ -116,6 +116,7 @@ class MessagesPage:
     older_url: str | None
     newest_url: str | None  # set when this is not the first page
     first_send: str  # a curl command that sends a first notification, for the empty state
+    export_url: str  # every message these filters match, as CSV
 
 
 @dataclass(frozen=True)
@@ -206,12 +207,12 @@ def message_row(notification: Notification) -> MessageRow:
     )
 
 
-def messages_url(filters: MessageFilters, before: Cursor | None = None) -> str:
+def messages_url(filters: MessageFilters, before: Cursor | None = None, *, path: str = "/ui/messages") -> str:
     query = {"recipient": filters.recipient, "category": filters.category, "status": filters.status}
     params = {key: value for key, value in query.items() if value}
     if before is not None:
         params["before"] = before.encode()
-    return "/ui/messages" + (f"?{urlencode(params)}" if params else "")
+    return path + (f"?{urlencode(params)}" if params else "")
 
 
 def attempt_view(number: int, attempt: Attempt) -> AttemptView:
