@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from queue import Queue
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
@@ -47,9 +48,14 @@ def oldest_waiting(broker: dramatiq.Broker, queue_name: str) -> datetime | None:
         head = broker.client.lindex(f"{broker.namespace}:{queue_name}", 0)
         raw = broker.client.hget(f"{broker.namespace}:{queue_name}.msgs", head) if head else None
     else:
-        queue = getattr(broker, "queues", {}).get(queue_name)
-        waiting = list(queue.queue)[:1] if queue is not None else []  # a snapshot: workers take from it
-        raw = waiting[0] if waiting else None
+        raw = _head(getattr(broker, "queues", {}).get(queue_name))
     if raw is None:
         return None
     return datetime.fromtimestamp(dramatiq.Message.decode(raw).message_timestamp / 1000, UTC)
+
+
+def _head(queue: Queue[bytes] | None) -> bytes | None:
+    try:
+        return queue.queue[0] if queue is not None else None
+    except IndexError:  # a worker took the last one meanwhile
+        return None
