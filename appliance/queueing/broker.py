@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from queue import Queue
+
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
@@ -36,3 +39,23 @@ def queue_depth(broker: dramatiq.Broker, queue_name: str) -> int:
         return sum(int(broker.client.llen(key)) for key in keys)
     queues = getattr(broker, "queues", {})
     return sum(queues[name].qsize() for name in (queue_name, dq_name(queue_name)) if name in queues)
+
+
+def oldest_waiting(broker: dramatiq.Broker, queue_name: str) -> datetime | None:
+    """When the message at the head of a queue was enqueued (delayed messages are left out: they
+    wait on purpose), or None when the queue is empty."""
+    if isinstance(broker, RedisBroker):
+        head = broker.client.lindex(f"{broker.namespace}:{queue_name}", 0)
+        raw = broker.client.hget(f"{broker.namespace}:{queue_name}.msgs", head) if head else None
+    else:
+        raw = _head(getattr(broker, "queues", {}).get(queue_name))
+    if raw is None:
+        return None
+    return datetime.fromtimestamp(dramatiq.Message.decode(raw).message_timestamp / 1000, UTC)
+
+
+def _head(queue: Queue[bytes] | None) -> bytes | None:
+    try:
+        return queue.queue[0] if queue is not None else None
+    except IndexError:  # a worker took the last one meanwhile
+        return None

@@ -12,6 +12,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from ..catalog import Catalog
 from ..queueing.runtime import WorkerRuntime
 from ..settings import Settings
+from .api.analytics import AnalyticsController
 from .api.campaigns import CampaignsController
 from .api.health import healthz, readyz
 from .api.imports import RecipientImportController
@@ -55,6 +56,7 @@ def create_app(settings: Settings, catalog: Catalog, *, reload: Reload | None = 
             TopicsController,
             PreferencesController,
             OperationsController,
+            AnalyticsController,
             SuppressionsController,
             SegmentsController,
             list_sandbox_messages,

@@ -73,6 +73,15 @@ def settled(server: Server, notification_id: str, timeout_s: float = 10) -> dict
         time.sleep(0.1)
 
 
+def sign_in(page: Page, server: Server) -> None:
+    """As the admin, from the sign-in page: lands on the dashboard."""
+    page.goto(f"{server.url}/ui/login")
+    page.fill("#username", "admin")
+    page.fill("#password", "clarion-demo")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/ui/dashboard")
+
+
 def shoot(page: Page, viewport: str, name: str) -> None:
     """What fits the screen, and the whole page."""
     SCREENSHOTS.mkdir(exist_ok=True)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.harness import VIEWPORTS, Server, shoot, watch_console
+from tests.browser.harness import VIEWPORTS, Server, shoot, sign_in, watch_console
 from tests.conftest import AUTH
 
 SUBSCRIBERS = 24
@@ -25,14 +25,6 @@ def import_subscribers(server: Server, topic: str) -> None:
         headers={**AUTH, "Content-Type": "text/csv"},
     )
     assert answer.status_code == 200 and answer.json()["imported"] == SUBSCRIBERS, answer.text
-
-
-def sign_in(page: Page, server: Server) -> None:
-    page.goto(f"{server.url}/ui/login")
-    page.fill("#username", "admin")
-    page.fill("#password", "clarion-demo")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/ui/messages")
 
 
 def stat(page: Page, name: str) -> int:

@@ -22,6 +22,7 @@ FORBIDDEN = {
     "tracking": {"web", "pipeline", "queueing", "campaigns", "scheduling", "catalog"},
     "audiences": {"web", "queueing", "campaigns", "scheduling"},
     "campaigns": {"web"},
+    "analytics": {"web", "scheduling"},
     "scheduling": {"web"},
 }
 

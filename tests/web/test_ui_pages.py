@@ -137,7 +137,7 @@ async def test_pages_need_a_signed_in_operator_and_come_back_after_sign_in(stack
     assert page.status_code == 200
     assert '<option value="failed" selected>' in page.text
     home = await client.get("/ui/", follow_redirects=False)
-    assert home.headers["location"] == "/ui/messages"
+    assert home.headers["location"] == "/ui/dashboard"
 
 
 async def test_a_wrong_password_or_unknown_user_is_refused_with_the_form_again(stack: Stack) -> None:
@@ -188,7 +188,7 @@ async def test_sign_in_never_redirects_to_another_site(stack: Stack) -> None:
     for target in ("https://evil.example/", "//evil.example/ui", "/v1/notifications", "/\\evil.example"):
         stack.client.cookies.clear()
         response = await sign_in(stack.client, next=target)
-        assert response.headers["location"] == "/ui/messages", target
+        assert response.headers["location"] == "/ui/dashboard", target
 
 
 async def test_the_api_needs_no_csrf_token_and_gets_no_cookies(stack: Stack) -> None:

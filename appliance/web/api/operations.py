@@ -10,10 +10,10 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, Parameter
 
+from ...analytics.providers import ProviderHealth, provider_health
 from ...db.types import utcnow
 from ...pipeline.dead_letters import DeadLetter, discard_dead_letter, list_dead_letters, retry_dead_letter
 from ...pipeline.provider_health import WINDOW
-from ...pipeline.provider_overview import ProviderReport, provider_overview
 from ..services import ServicesDep
 
 
@@ -46,7 +46,7 @@ class DeadLetterMoved(msgspec.Struct):  # where a retried or discarded dead lett
     status: str
 
 
-def _provider_out(report: ProviderReport) -> ProviderOut:
+def provider_out(report: ProviderHealth) -> ProviderOut:
     circuit, health = report.circuit, report.recent
     return ProviderOut(
         name=report.name,
@@ -71,8 +71,9 @@ class OperationsController(Controller):
 
     @get("/providers", summary="Each provider's circuit state, recent error rate and latency")
     async def providers(self, services: ServicesDep) -> list[ProviderOut]:
-        found = await provider_overview(services.catalog, services.circuits, services.database, now=utcnow())
-        return [_provider_out(report) for report in found]
+        config = services.catalog.config
+        found = await provider_health(services.database, services.circuits, config, now=utcnow())
+        return [provider_out(health) for health in found]
 
     @get("/dead-letters", summary="Deliveries that used every try, newest first")
     async def dead_letters(

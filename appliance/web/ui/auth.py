@@ -34,7 +34,7 @@ SESSION_COOKIE = "clarion_session"
 CSRF_COOKIE = "clarion_csrf"
 SESSION_MAX_AGE_S = 12 * 60 * 60  # a working day; every request slides it forward
 PUBLIC = "public"  # route opt: reachable without signing in
-DEFAULT_NEXT = f"{UI_PATH}/messages"
+DEFAULT_NEXT = f"{UI_PATH}/dashboard"
 
 
 #: Roles that may change things (send, import, launch); a viewer only looks.

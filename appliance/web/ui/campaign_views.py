@@ -163,7 +163,7 @@ def campaign_page(
     message: str = "",
 ) -> CampaignPage:
     going = campaign.state in (CampaignState.SCHEDULED, CampaignState.SENDING, CampaignState.TESTING)
-    funnels = [_funnel(name, weights, found, engagement) for name in sorted(weights)]
+    variants = funnels(weights, found, engagement)
     return CampaignPage(
         layout=layout,
         id=str(campaign.id),
@@ -175,8 +175,8 @@ def campaign_page(
         planned=campaign.planned,
         percent_planned=_percent(campaign.planned, max(audience_size, campaign.planned)),
         skipped=sorted(found.skipped.items(), key=lambda item: -item[1]),
-        funnels=funnels,
-        verdicts=_verdicts(funnels),
+        funnels=variants,
+        verdicts=_verdicts(variants),
         actions=_ACTIONS.get(CampaignState(campaign.state), []) if may_change else [],
         may_change=may_change,
         refresh_s=REFRESH_S if going or _waiting(found.statuses) else None,
@@ -245,6 +245,11 @@ def _stats(statuses: Mapping[str, int]) -> list[Stat]:
 
 def _waiting(statuses: Mapping[str, int]) -> bool:
     return any(statuses.get(status, 0) for status in _WAITING)
+
+
+def funnels(weights: Mapping[str, int], found: Progress, engagement: Engagement) -> list[VariantFunnel]:
+    """Each variant's funnel, in name order: the campaign page's table and its CSV."""
+    return [_funnel(name, weights, found, engagement) for name in sorted(weights)]
 
 
 def _funnel(name: str, weights: Mapping[str, int], found: Progress, engagement: Engagement) -> VariantFunnel:

@@ -44,7 +44,7 @@ def ui_exception_handlers(catalog: Catalog) -> ExceptionHandlersMap:
             title=_TITLES.get(exc.status_code, "Something is not right"),
             detail=exc.detail,
             action_url=DEFAULT_NEXT if operator else "/ui/login",
-            action_label="Back to messages" if operator else "Sign in",
+            action_label="Back to the dashboard" if operator else "Sign in",
         )
         return Template(template_name="error.html", context={"page": view}, status_code=exc.status_code)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...analytics.providers import ProviderHealth
 from ...pipeline.dead_letters import DeadLetter
 from ...pipeline.provider_health import WINDOW
-from ...pipeline.provider_overview import ProviderReport
 from ...resilience.circuit import CircuitState
 from .views import CHANNEL_LABELS, Badge, Layout, Stamp, stamp
 
@@ -40,7 +40,7 @@ class ProvidersPage:
     window_min: int = int(WINDOW.total_seconds() // 60)
 
 
-def provider_card(report: ProviderReport) -> ProviderCard:
+def provider_card(report: ProviderHealth) -> ProviderCard:
     health = report.recent
     rate = health.error_rate
     return ProviderCard(

@@ -16,10 +16,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 from litestar.response import Redirect, Template
 
+from ...analytics.providers import provider_health
 from ...db.types import utcnow
 from ...errors import NotFound, RequestRejected
 from ...pipeline.dead_letters import discard_dead_letter, list_dead_letters, retry_dead_letter
-from ...pipeline.provider_overview import provider_overview
 from ..services import Services
 from .auth import may_change, require_change
 from .operation_views import DeadLettersPage, ProvidersPage, dead_letter_row, provider_card
@@ -36,7 +36,8 @@ _DONE = {
 
 @get("/providers", name="ui:providers")
 async def providers_page(request: AnyRequest, services: ServicesDep) -> Template:
-    reports = await provider_overview(services.catalog, services.circuits, services.database, now=utcnow())
+    config = services.catalog.config
+    reports = await provider_health(services.database, services.circuits, config, now=utcnow())
     view = ProvidersPage(layout(request, services, "providers"), [provider_card(r) for r in reports])
     return page("providers.html", view)
 

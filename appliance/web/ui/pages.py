@@ -25,10 +25,9 @@ from .guidance import first_send_command, sandbox_channels
 from .queries import (
     PAGE_SIZE,
     Cursor,
-    MessageFilters,
     captured_for,
     notification_by_id,
-    parse_moment,
+    read_filters,
     recent_notifications,
 )
 from .views import (
@@ -136,26 +135,9 @@ async def messages(
         newest_url=messages_url(filters) if cursor is not None else None,
         first_send=first_send_command(services.catalog),
         errors=errors,
+        export_url=messages_url(filters, path="/ui/messages/export"),
     )
     return page("messages.html", view, status_code=422 if errors else 200)
-
-
-def read_filters(
-    recipient: str, category: str, status: str, id: str, since: str, until: str
-) -> tuple[MessageFilters, list[str]]:
-    """The filters as typed; a value that cannot be read is left out and said why."""
-    errors: list[str] = []
-    values: dict[str, Any] = {}
-    try:
-        values["id"] = uuid.UUID(id.strip()) if id.strip() else None
-    except ValueError:
-        errors.append(f"Notification ID: {id.strip()!r} is not an ID (they look like 0f8c…-…).")
-    for name, raw, label in (("since", since, "From"), ("until", until, "Until")):
-        try:
-            values[name] = parse_moment(raw)
-        except ValueError:
-            errors.append(f"{label}: {raw!r} is not a date and time.")
-    return MessageFilters(recipient=recipient.strip(), category=category, status=status, **values), errors
 
 
 @get("/messages/{notification_id:uuid}", name="ui:message")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import raiseload, selectinload
@@ -72,6 +73,24 @@ class Cursor:
             return cls(_EPOCH + timedelta(microseconds=int(micros)), uuid.UUID(hex=hex_id))
         except (ValueError, OverflowError):
             return None
+
+
+def read_filters(
+    recipient: str, category: str, status: str, id: str, since: str, until: str
+) -> tuple[MessageFilters, list[str]]:
+    """The filters as typed; a value that cannot be read is left out and said why."""
+    errors: list[str] = []
+    values: dict[str, Any] = {}
+    try:
+        values["id"] = uuid.UUID(id.strip()) if id.strip() else None
+    except ValueError:
+        errors.append(f"Notification ID: {id.strip()!r} is not an ID (they look like 0f8c…-…).")
+    for name, raw, label in (("since", since, "From"), ("until", until, "Until")):
+        try:
+            values[name] = parse_moment(raw)
+        except ValueError:
+            errors.append(f"{label}: {raw!r} is not a date and time.")
+    return MessageFilters(recipient=recipient.strip(), category=category, status=status, **values), errors
 
 
 async def recent_notifications(

@@ -20,7 +20,9 @@ from ...paths import UI_DIR
 from .auth import UI_PATH, operator_guard, ui_middleware
 from .campaigns import CAMPAIGN_PAGES
 from .configuration import CONFIG_PAGES
+from .dashboard import DASHBOARD_PAGES
 from .errors import ui_exception_handlers
+from .exports import EXPORT_PAGES
 from .imports import IMPORT_PAGES
 from .operations import OPERATION_PAGES
 from .pages import PAGES
@@ -52,6 +54,8 @@ def ui_router(catalog: Catalog) -> Router:
         path=UI_PATH,
         route_handlers=[
             *PAGES,
+            *DASHBOARD_PAGES,
+            *EXPORT_PAGES,
             *CAMPAIGN_PAGES,
             *SEGMENT_PAGES,
             *IMPORT_PAGES,

@@ -121,6 +121,7 @@ class MessagesPage:
     older_url: str | None
     newest_url: str | None  # set when this is not the first page
     first_send: str  # a curl command that sends a first notification, for the empty state
+    export_url: str  # every message these filters match, as CSV
     errors: list[str] = field(default_factory=list)  # filters that could not be read
 
 
@@ -222,11 +223,11 @@ def message_row(notification: Notification) -> MessageRow:
     )
 
 
-def messages_url(filters: MessageFilters, before: Cursor | None = None) -> str:
+def messages_url(filters: MessageFilters, before: Cursor | None = None, *, path: str = "/ui/messages") -> str:
     params = filters.query()
     if before is not None:
         params["before"] = before.encode()
-    return "/ui/messages" + (f"?{urlencode(params)}" if params else "")
+    return path + (f"?{urlencode(params)}" if params else "")
 
 
 def attempt_view(number: int, attempt: Attempt) -> AttemptView:

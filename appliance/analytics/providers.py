@@ -1,24 +1,21 @@
-"""Every provider at a glance: what it serves, its circuit, and how its recent calls went.
-
-One reading for the API (`GET /v1/providers`) and the operator page alike.
-"""
+"""Each provider's health as the dashboard and the API show it: circuit state and recent attempts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..catalog import Catalog
+from ..config.schema import ClarionConfig
 from ..db.engine import Database
+from ..pipeline.provider_health import RecentHealth, recent_health
 from ..resilience.circuit import Circuit, CircuitStore
-from .provider_health import RecentHealth, recent_health
 
 
 @dataclass(frozen=True)
-class ProviderReport:
+class ProviderHealth:
     name: str
     type: str
-    channels: list[str]  # in failover order within each channel, as the YAML lists them
+    channels: list[str]
     rate_limit: str | None
     circuit: Circuit
     recent: RecentHealth
@@ -28,12 +25,11 @@ class ProviderReport:
         return datetime.fromtimestamp(self.circuit.opened_at, UTC) if self.circuit.opened_at else None
 
 
-async def provider_overview(
-    catalog: Catalog, circuits: CircuitStore, database: Database, *, now: datetime
-) -> list[ProviderReport]:
-    config = catalog.config
+async def provider_health(
+    database: Database, circuits: CircuitStore, config: ClarionConfig, *, now: datetime
+) -> list[ProviderHealth]:
     return [
-        ProviderReport(
+        ProviderHealth(
             name=name,
             type=spec.type,
             channels=[channel.value for channel, c in config.channels.items() if name in c.providers],

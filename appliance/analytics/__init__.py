@@ -1,0 +1,1 @@
+"""Delivery analytics: hourly rollups of deliveries, and the figures the dashboard and API read."""
