@@ -6,6 +6,7 @@ resolved. It is a plain value: the API, the planner and the channel actors all r
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,12 +17,14 @@ from pydantic import ValidationError
 
 from .config.loader import LoadedConfig, load_config
 from .config.schema import CategoryConfig, Channel, ClarionConfig, TemplateConfig
-from .errors import RequestRejected
+from .errors import ConfigError, RequestRejected
 from .preferences.links import Links
 from .providers.registry import ProviderRegistry
 from .rendering import KeyedProblem, TemplateCatalog
 from .security.apikeys import digest
 from .tracking.tokens import TrackingLinks
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -105,3 +108,15 @@ def load_catalog(
         links=links,
         tracking=tracking,
     )
+
+
+def reread(catalog: Catalog) -> Catalog | None:
+    """`catalog`'s file loaded again; None, with every problem logged, if it is not valid now."""
+    path = catalog.loaded.path
+    try:
+        return load_catalog(path, catalog.registry)
+    except ConfigError as exc:
+        log.error("not reloading: %d problem(s) in %s; keeping the config in force", len(exc.problems), path)
+        for problem in exc.problems:
+            log.error("  %s", problem)
+        return None

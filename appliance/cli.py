@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
 from dataclasses import replace
 
 import click
@@ -68,29 +66,22 @@ def serve(config_path: str, host: str, port: int, no_migrate: bool) -> None:
 @click.option("--queues", "-Q", multiple=True, help="only these queues, e.g. -Q email.high -Q sms.high")
 @click.option("--threads", type=int, default=None, help="worker threads (default: delivery.worker_threads)")
 def worker(config_path: str, queues: tuple[str, ...], threads: int | None) -> None:
-    """Run delivery workers against CLARION_BROKER_URL until SIGTERM or SIGINT."""
+    """Run delivery workers against CLARION_BROKER_URL until SIGTERM or SIGINT; SIGHUP reloads the config."""
     from .queueing.runtime import WorkerRuntime
+    from .queueing.service import delivery_workers, serve_workers
 
     settings = replace(Settings.from_env(), config_path=config_path)
     _logging(settings)
     if settings.embedded:
         raise click.UsageError("`clarion worker` needs CLARION_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
-    runtime = WorkerRuntime(settings, _catalog_or_exit(config_path))
-    unknown = set(queues) - set(runtime.actors.queue_names())
+    catalog = _catalog_or_exit(config_path)
+    known = WorkerRuntime(settings, catalog).actors.queue_names()
+    unknown = set(queues) - set(known)
     if unknown:
-        raise click.UsageError(
-            f"unknown queue(s) {', '.join(sorted(unknown))}; known: {', '.join(runtime.actors.queue_names())}"
-        )
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    running = runtime.worker(queues=set(queues) or None, threads=threads)
-    running.start()
-    click.echo(
-        f"clarion worker: {running.worker_threads} threads on {', '.join(sorted(queues) or ['all queues'])}"
-    )
-    stop.wait()
-    running.stop()
+        raise click.UsageError(f"unknown queue(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
+    threads = threads or catalog.config.delivery.worker_threads
+    click.echo(f"clarion worker: {threads} threads on {', '.join(sorted(queues) or ['all queues'])}")
+    serve_workers(settings, catalog, delivery_workers(settings, set(queues) or None, threads))
 
 
 @main.group()

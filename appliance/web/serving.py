@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
-from ..catalog import Catalog, load_catalog
-from ..errors import ConfigError
+from ..catalog import Catalog, reread
 from ..settings import Settings
 from .app import create_app
 
@@ -57,14 +56,6 @@ class ReloadableServer:
             self._server.should_exit = True
 
     def reload_from_disk(self) -> None:
-        path = self.catalog.loaded.path
-        try:
-            self.reload(load_catalog(path))
-        except ConfigError as exc:
-            log.error(
-                "not reloading: %d problem(s) in %s; still running the config loaded before",
-                len(exc.problems),
-                path,
-            )
-            for problem in exc.problems:
-                log.error("  %s", problem)
+        fresh = reread(self.catalog)
+        if fresh is not None:
+            self.reload(fresh)

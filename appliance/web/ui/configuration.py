@@ -59,7 +59,7 @@ async def _read_disk(catalog: Catalog) -> tuple[Catalog | None, DiskState]:
     """The file as it is now: the catalog it would give, and how it compares with what runs."""
     path = catalog.loaded.path
     try:
-        fresh = await asyncio.to_thread(load_catalog, path)
+        fresh = await asyncio.to_thread(load_catalog, path, catalog.registry)
     except ConfigError as exc:
         problems = [str(problem) for problem in exc.problems]
         message = f"The file on disk has {len(problems)} problem(s); the config loaded before stays in force."
