@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -12,6 +11,7 @@ import click
 
 from .catalog import Catalog, load_catalog
 from .errors import ConfigError
+from .observability.logs import configure_logging
 from .settings import Settings
 
 _config_option = click.option(
@@ -35,8 +35,13 @@ def _catalog_or_exit(path: str) -> Catalog:
         sys.exit(1)
 
 
-def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _settings(config_path: str) -> Settings:
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    configure_logging(settings.log_level, settings.log_format)
+    return replace(settings, config_path=config_path)
 
 
 @click.group()
@@ -55,26 +60,35 @@ def serve(config_path: str, host: str, port: int, no_migrate: bool) -> None:
 
     from .web.app import create_app
 
-    settings = replace(Settings.from_env(), config_path=config_path)
+    settings = _settings(config_path)
     if no_migrate:
         settings = replace(settings, migrate_on_start=False)
-    _logging(settings)
     app = create_app(settings, _catalog_or_exit(config_path))
     mode = "embedded (SQLite/in-process)" if settings.embedded else "scaled (external broker)"
     click.echo(f"Clarion on http://{host}:{port}  mode: {mode}  config: {config_path}")
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    # log_config=None: uvicorn's lines go through our handler, in the chosen format.
+    uvicorn.run(
+        app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False, log_config=None
+    )
 
 
 @main.command()
 @_config_option
 @click.option("--queues", "-Q", multiple=True, help="only these queues, e.g. -Q email.high -Q sms.high")
 @click.option("--threads", type=int, default=None, help="worker threads (default: delivery.worker_threads)")
-def worker(config_path: str, queues: tuple[str, ...], threads: int | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    envvar="CLARION_WORKER_METRICS_PORT",
+    help="serve this process's Prometheus metrics on this port (all interfaces)",
+)
+def worker(config_path: str, queues: tuple[str, ...], threads: int | None, metrics_port: int | None) -> None:
     """Run delivery workers against CLARION_BROKER_URL until SIGTERM or SIGINT."""
+    from .observability.metrics import serve_metrics
     from .queueing.runtime import WorkerRuntime
 
-    settings = replace(Settings.from_env(), config_path=config_path)
-    _logging(settings)
+    settings = _settings(config_path)
     if settings.embedded:
         raise click.UsageError("`clarion worker` needs CLARION_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
     runtime = WorkerRuntime(settings, _catalog_or_exit(config_path))
@@ -88,6 +102,8 @@ def worker(config_path: str, queues: tuple[str, ...], threads: int | None) -> No
         signal.signal(sig, lambda *_: stop.set())
     running = runtime.worker(queues=set(queues) or None, threads=threads)
     running.start()
+    if metrics_port is not None:
+        serve_metrics(metrics_port)
     click.echo(
         f"clarion worker: {running.worker_threads} threads on {', '.join(sorted(queues) or ['all queues'])}"
     )

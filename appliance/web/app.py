@@ -8,6 +8,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig
 
 from ..catalog import Catalog
 from ..queueing.runtime import WorkerRuntime
@@ -15,6 +16,7 @@ from ..settings import Settings
 from .api.campaigns import CampaignsController
 from .api.health import healthz, readyz
 from .api.imports import RecipientImportController
+from .api.metrics import metrics
 from .api.notifications import NotificationsController
 from .api.operations import OperationsController
 from .api.preferences import PreferencesController
@@ -27,6 +29,7 @@ from .api.webhooks import WebhooksController
 from .auth import require_api_key
 from .center.routes import center_router
 from .problems import PROBLEM_HANDLERS
+from .request_ids import request_context, stamp_request_id
 from .services import Services
 from .ui.routes import ui_app_options, ui_plugins, ui_router
 
@@ -39,6 +42,9 @@ SWAGGER = SwaggerRenderPlugin(
     css_url=f"{_SWAGGER_ASSETS}/swagger-ui.css",
     standalone_preset_js_url=f"{_SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
 )
+
+# Requests by route template (never the raw path: it holds ids), method and status.
+HTTP_METRICS = PrometheusConfig(app_name="clarion", prefix="clarion_http", group_path=True)
 
 
 def create_app(settings: Settings, catalog: Catalog) -> Litestar:
@@ -61,7 +67,7 @@ def create_app(settings: Settings, catalog: Catalog) -> Litestar:
         exception_handlers=PROBLEM_HANDLERS,
         security=[{"BearerToken": []}],
     )
-    probes = Router(path="/", route_handlers=[healthz, readyz], exception_handlers=PROBLEM_HANDLERS)
+    probes = Router(path="/", route_handlers=[healthz, readyz, metrics], exception_handlers=PROBLEM_HANDLERS)
     webhooks = Router(path="/", route_handlers=[WebhooksController], exception_handlers=PROBLEM_HANDLERS)
     return Litestar(
         route_handlers=[api, probes, webhooks, ui_router(catalog), center_router(catalog)],
@@ -70,6 +76,8 @@ def create_app(settings: Settings, catalog: Catalog) -> Litestar:
         on_startup=[services.start],
         on_shutdown=[services.stop],
         plugins=ui_plugins(catalog),
+        middleware=[request_context, HTTP_METRICS.middleware],
+        before_send=[stamp_request_id],
         openapi_config=OpenAPIConfig(
             title="Clarion",
             version=VERSION,

@@ -23,6 +23,7 @@ from .errors import ui_exception_handlers
 from .imports import IMPORT_PAGES
 from .pages import PAGES
 from .segments import SEGMENT_PAGES
+from .sign_in import SIGN_IN_PAGES
 
 # Emails are shown in `<iframe sandbox srcdoc>`, which inherits this policy: their inline
 # styles and images must still load, their scripts never run, and the page runs no inline script.
@@ -48,7 +49,7 @@ def ui_router(catalog: Catalog) -> Router:
     """`/` -> `/ui/`; the pages under `/ui` (signed-in operators only); their assets under `/ui/static`."""
     pages = Router(
         path=UI_PATH,
-        route_handlers=[*PAGES, *CAMPAIGN_PAGES, *SEGMENT_PAGES, *IMPORT_PAGES],
+        route_handlers=[*SIGN_IN_PAGES, *PAGES, *CAMPAIGN_PAGES, *SEGMENT_PAGES, *IMPORT_PAGES],
         guards=[operator_guard(catalog)],
         middleware=ui_middleware(catalog),
         exception_handlers=ui_exception_handlers(catalog),
