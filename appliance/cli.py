@@ -104,6 +104,7 @@ def worker(config_path: str, queues: tuple[str, ...], threads: int | None, metri
     running.start()
     if metrics_port is not None:
         serve_metrics(metrics_port)
+        click.echo(f"clarion worker: Prometheus metrics on http://0.0.0.0:{metrics_port}/metrics")
     click.echo(
         f"clarion worker: {running.worker_threads} threads on {', '.join(sorted(queues) or ['all queues'])}"
     )

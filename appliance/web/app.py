@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -41,6 +42,12 @@ SWAGGER = SwaggerRenderPlugin(
     js_url=f"{_SWAGGER_ASSETS}/swagger-ui-bundle.js",
     css_url=f"{_SWAGGER_ASSETS}/swagger-ui.css",
     standalone_preset_js_url=f"{_SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+)
+
+# Litestar's own records (unhandled errors) go up to the root logger that `clarion` set up,
+# instead of Litestar replacing the root's handlers with its own format.
+LOGGING = LoggingConfig(
+    configure_root_logger=False, loggers={"litestar": {"level": "INFO", "handlers": [], "propagate": True}}
 )
 
 # Requests by route template (never the raw path: it holds ids), method and status.
@@ -91,5 +98,6 @@ def create_app(settings: Settings, catalog: Catalog) -> Litestar:
             ),
         ),
         debug=False,
+        logging_config=LOGGING,
         **ui_app_options(catalog),
     )
