@@ -7,17 +7,17 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from appliance.catalog import load_catalog
-from appliance.observability.logs import LogFormat, configure_logging
+from appliance.observability.logs import LogFormat
 from appliance.settings import Settings
 from tests.conftest import AUTH, ROOT, Stack, free_port, serving
 from tests.contract.fake_email_apis import Fault, SendGridApi
 from tests.integration.fakes import HookReceiver
+from tests.log_capture import captured_logs, json_lines
 from tests.web.test_ui_pages import login_code, new_id, settled
 
 SECRETS_CONFIG = ROOT / "tests" / "configs" / "secrets.yaml"
@@ -30,23 +30,14 @@ SECRETS = {
 
 
 @pytest.fixture
-def json_lines() -> Iterator[io.StringIO]:
+def json_log() -> Iterator[io.StringIO]:
     """Every logger's records at DEBUG, as `clarion serve` writes them with CLARION_LOG_FORMAT=json."""
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    stream = io.StringIO()
-    configure_logging("DEBUG", LogFormat.JSON, stream)
-    yield stream
-    root.handlers[:], level = saved
-    root.setLevel(level)
-
-
-def parsed(stream: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
+    with captured_logs("DEBUG", LogFormat.JSON) as stream:
+        yield stream
 
 
 async def test_json_lines_carry_the_request_id_and_the_delivery_ids(
-    stack: Stack, json_lines: io.StringIO
+    stack: Stack, json_log: io.StringIO
 ) -> None:
     response = await stack.client.post(
         "/v1/notifications", json=login_code(new_id()), headers={**AUTH, "X-Request-ID": "trace-7f3a.1"}
@@ -56,7 +47,7 @@ async def test_json_lines_carry_the_request_id_and_the_delivery_ids(
     notification_id = response.json()["id"]
     await settled(stack.client, notification_id)
 
-    lines = parsed(json_lines)
+    lines = json_lines(json_log)
     assert all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
     of_request = [line for line in lines if line.get("request_id") == "trace-7f3a.1"]
     accesses = [line for line in of_request if line["logger"] == "appliance.web.access"]
@@ -100,7 +91,7 @@ async def secret_client(
 
 async def test_no_secret_reaches_the_logs(
     secret_client: tuple[AsyncTestClient, SendGridApi],
-    json_lines: io.StringIO,
+    json_log: io.StringIO,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     client, sendgrid = secret_client
@@ -115,7 +106,7 @@ async def test_no_secret_reaches_the_logs(
     assert (statuses, wrong_key.status_code) == (["sent", "sent", "failed"], 401)
 
     assert sendgrid.requests[0].headers["Authorization"] == f"Bearer {SECRETS['SENDGRID_KEY']}"  # it was used
-    for output in (json_lines.getvalue(), caplog.text):
+    for output in (json_log.getvalue(), caplog.text):
         assert "-> sent" in output  # the delivery lines are there
         for secret in (*SECRETS.values(), "guess-6e1d", AUTH["Authorization"][7:]):
             assert secret not in output
