@@ -21,7 +21,7 @@ from ..observability.context import bound
 
 HEADER = "x-request-id"
 # Short and plain, so a caller cannot smuggle log injection or huge values through it.
-_SANE = re.compile(r"^[A-Za-z0-9._:+/=-]{1,128}$")
+_SANE = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 _STATE_KEY = "request_id"
 
 access_log = logging.getLogger("appliance.web.access")
@@ -32,7 +32,7 @@ def request_id_of(scope: Scope) -> str:
     state: dict[str, Any] = scope.setdefault("state", {})
     if _STATE_KEY not in state:
         incoming = dict(scope.get("headers", ())).get(HEADER.encode(), b"").decode("latin-1")
-        state[_STATE_KEY] = incoming if _SANE.match(incoming) else uuid.uuid4().hex
+        state[_STATE_KEY] = incoming if _SANE.fullmatch(incoming) else uuid.uuid4().hex
     return str(state[_STATE_KEY])
 
 
