@@ -34,7 +34,9 @@ RUN useradd --system --user-group --uid 10001 --no-create-home --shell /usr/sbin
     && mkdir -p /config /data \
     && chown clarion:clarion /data
 
-ENV CLARION_DATABASE_URL=sqlite:////data/clarion.db
+# One JSON object per log line, for whatever collects the container's output.
+ENV CLARION_DATABASE_URL=sqlite:////data/clarion.db \
+    CLARION_LOG_FORMAT=json
 VOLUME ["/config", "/data"]
 
 USER clarion

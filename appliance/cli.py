@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from dataclasses import replace
 
@@ -10,6 +9,7 @@ import click
 
 from .catalog import Catalog, load_catalog
 from .errors import ConfigError
+from .observability.logs import configure_logging
 from .settings import Settings
 
 _config_option = click.option(
@@ -33,8 +33,13 @@ def _catalog_or_exit(path: str) -> Catalog:
         sys.exit(1)
 
 
-def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _settings(config_path: str) -> Settings:
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    configure_logging(settings.log_level, settings.log_format)
+    return replace(settings, config_path=config_path)
 
 
 @click.group()
@@ -51,10 +56,9 @@ def serve(config_path: str, host: str, port: int, no_migrate: bool) -> None:
     """Run the API and UI (and, without CLARION_BROKER_URL, the delivery workers too)."""
     from .web.serving import ReloadableServer
 
-    settings = replace(Settings.from_env(), config_path=config_path)
+    settings = _settings(config_path)
     if no_migrate:
         settings = replace(settings, migrate_on_start=False)
-    _logging(settings)
     catalog = _catalog_or_exit(config_path)
     mode = "embedded (SQLite/in-process)" if settings.embedded else "scaled (external broker)"
     click.echo(f"Clarion on http://{host}:{port}  mode: {mode}  config: {config_path}")
@@ -65,13 +69,20 @@ def serve(config_path: str, host: str, port: int, no_migrate: bool) -> None:
 @_config_option
 @click.option("--queues", "-Q", multiple=True, help="only these queues, e.g. -Q email.high -Q sms.high")
 @click.option("--threads", type=int, default=None, help="worker threads (default: delivery.worker_threads)")
-def worker(config_path: str, queues: tuple[str, ...], threads: int | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    envvar="CLARION_WORKER_METRICS_PORT",
+    help="serve this process's Prometheus metrics on this port (all interfaces)",
+)
+def worker(config_path: str, queues: tuple[str, ...], threads: int | None, metrics_port: int | None) -> None:
     """Run delivery workers against CLARION_BROKER_URL until SIGTERM or SIGINT; SIGHUP reloads the config."""
+    from .observability.metrics import serve_metrics
     from .queueing.runtime import WorkerRuntime
     from .queueing.service import delivery_workers, serve_workers
 
-    settings = replace(Settings.from_env(), config_path=config_path)
-    _logging(settings)
+    settings = _settings(config_path)
     if settings.embedded:
         raise click.UsageError("`clarion worker` needs CLARION_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
     catalog = _catalog_or_exit(config_path)
@@ -79,6 +90,9 @@ def worker(config_path: str, queues: tuple[str, ...], threads: int | None) -> No
     unknown = set(queues) - set(known)
     if unknown:
         raise click.UsageError(f"unknown queue(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
+    if metrics_port is not None:
+        serve_metrics(metrics_port)
+        click.echo(f"clarion worker: Prometheus metrics on http://0.0.0.0:{metrics_port}/metrics")
     threads = threads or catalog.config.delivery.worker_threads
     click.echo(f"clarion worker: {threads} threads on {', '.join(sorted(queues) or ['all queues'])}")
     serve_workers(settings, catalog, delivery_workers(settings, set(queues) or None, threads))

@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .observability.logs import LogFormat
+
 DEFAULT_DATABASE_URL = "sqlite:///var/clarion.db"
 _NO = frozenset({"0", "false", "no", "off"})
 
@@ -22,6 +24,8 @@ class Settings:
     redis_namespace: str = "clarion"  # key prefix, so installations can share one Redis
     migrate_on_start: bool = True
     log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.TEXT
+    metrics_token: str | None = None  # None: GET /metrics is open, like the probes
 
     @property
     def embedded(self) -> bool:
@@ -37,4 +41,14 @@ class Settings:
             redis_namespace=env.get("CLARION_REDIS_NAMESPACE") or cls.redis_namespace,
             migrate_on_start=env.get("CLARION_MIGRATE", "1").strip().lower() not in _NO,
             log_level=env.get("CLARION_LOG_LEVEL", "INFO").upper(),
+            log_format=_log_format(env.get("CLARION_LOG_FORMAT") or LogFormat.TEXT),
+            metrics_token=env.get("CLARION_METRICS_TOKEN") or None,
         )
+
+
+def _log_format(value: str) -> LogFormat:
+    try:
+        return LogFormat(value.strip().lower())
+    except ValueError:
+        choices = " or ".join(f.value for f in LogFormat)
+        raise ValueError(f"CLARION_LOG_FORMAT must be {choices}, not {value!r}") from None

@@ -1,4 +1,4 @@
-"""A real `clarion serve` process on a free port, for tests that need one over HTTP."""
+"""Real `clarion` processes: `clarion serve` on a free port, and the environment of a scaled worker."""
 
 from __future__ import annotations
 
@@ -10,9 +10,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from appliance.settings import Settings
 from tests.conftest import EXAMPLE_CONFIG, ROOT, free_port
 
 CLARION = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "clarion"
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment a `clarion worker` process needs to join the scaled stack of `settings`."""
+    assert settings.broker_url is not None, "a worker process needs the scaled settings"
+    return {
+        **os.environ,
+        "CLARION_DATABASE_URL": settings.database_url,
+        "CLARION_BROKER_URL": settings.broker_url,
+        "CLARION_REDIS_NAMESPACE": settings.redis_namespace,
+        "CLARION_LOG_LEVEL": "WARNING",
+    }
 
 
 @contextmanager

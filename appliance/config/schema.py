@@ -42,10 +42,26 @@ class Strict(BaseModel):
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 
 
+class SignInLimits(Strict):
+    """Sign-in attempts allowed within `window`, per username and per client address."""
+
+    per_username: Annotated[int, Field(ge=1, le=1000)] = 5
+    per_address: Annotated[int, Field(ge=1, le=100_000)] = 20
+    window: DurationField = timedelta(minutes=15)
+
+    @field_validator("window")
+    @classmethod
+    def _whole_seconds(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return value
+
+
 class ServerConfig(Strict):
     public_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr = Field(description="signs sessions and links; at least 16 characters")
     product_name: str = "Clarion"
+    sign_in: SignInLimits = SignInLimits()
 
     @field_validator("secret_key")
     @classmethod

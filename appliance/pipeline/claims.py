@@ -56,6 +56,7 @@ class Claimed:
     not_before: datetime | None = None  # scheduled (send_at, local time) or deferred until then
     variant: str | None = None  # the A/B variant to render
     campaign_state: str | None = None  # of the campaign it belongs to: paused or cancelled stop it
+    campaign_id: uuid.UUID | None = None
 
     @property
     def address(self) -> str | None:
@@ -128,6 +129,7 @@ async def claim(
                 if notification.campaign_id
                 else None
             ),
+            campaign_id=notification.campaign_id,
             delivery_id=delivery_id,
             notification_id=notification_id,
             channel=channel,

@@ -17,6 +17,8 @@ from ..db.engine import Database
 from ..db.models import CampaignState, DeliveryStatus
 from ..db.types import utcnow
 from ..errors import RenderError
+from ..observability import metrics
+from ..observability.context import bound
 from ..preferences.footer import opt_out_links
 from ..preferences.slots import take_slot
 from ..preferences.verdict import blocked, quiet_until, unreachable_reason
@@ -62,9 +64,18 @@ class Courier:
 
     async def deliver(self, delivery_id: str) -> None:
         delivery = self.catalog.config.delivery
-        claimed = await claim(self.database, uuid.UUID(delivery_id), now=self.clock(), lease=delivery.lease)
-        if claimed is None:
-            return  # settled already, or another worker holds a live lease: a duplicate message
+        with bound(delivery_id=delivery_id):
+            claimed = await claim(
+                self.database, uuid.UUID(delivery_id), now=self.clock(), lease=delivery.lease
+            )
+            if claimed is None:
+                return  # settled already, or another worker holds a live lease: a duplicate message
+            with bound(notification_id=claimed.notification_id, campaign_id=claimed.campaign_id):
+                await self._round(claimed)
+
+    async def _round(self, claimed: Claimed) -> None:
+        """One round for a claimed delivery: check, send, record, then hand on what follows."""
+        delivery = self.catalog.config.delivery
         settlement = await self._check_policy(claimed)
         attempts: list[AttemptRecord] = []
         if settlement is None:
@@ -73,13 +84,10 @@ class Courier:
             self.database, claimed, settlement, attempts, now=self.clock(), queue_lease=delivery.queue_lease
         )
         self.dispatcher.dispatch(follow_ups)  # a refused one is re-sent by the sweeper once its lease lapses
-        log.info(
-            "delivery %s %s -> %s",
-            delivery_id,
-            claimed.channel,
-            settlement.status,
-            extra={"delivery_id": delivery_id, "notification_id": str(claimed.notification_id)},
+        metrics.delivery_settled(
+            claimed.channel, attempts[-1].provider if attempts else None, settlement.status.value
         )
+        log.info("delivery %s %s -> %s", claimed.delivery_id, claimed.channel, settlement.status)
         if settlement.retry_in is not None:
             raise RetryLater(int(settlement.retry_in.total_seconds() * 1000), settlement.error)
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from ..config.units import Rate
 from ..db.types import utcnow
+from ..observability import metrics
 from ..providers.base import Message, Outcome, OutcomeKind, Provider
 from ..resilience.circuit import Breakers
 from ..resilience.ratelimit import RateLimiter
@@ -89,4 +90,6 @@ async def call(provider: Provider, message: Message) -> AttemptRecord:
     except Exception as exc:  # a provider bug must not lose the delivery: retry it, loudly
         log.exception("provider %s raised instead of returning an outcome", provider.name)
         outcome = Outcome.retryable(f"provider raised {type(exc).__name__}: {exc}")
-    return AttemptRecord(provider.name, outcome, started_at, (time.perf_counter() - began) * 1000)
+    latency_s = time.perf_counter() - began
+    metrics.provider_answered(provider.name, outcome.kind.value, latency_s)
+    return AttemptRecord(provider.name, outcome, started_at, latency_s * 1000)

@@ -22,6 +22,7 @@ from ..campaigns.recovery import watch
 from ..catalog import Catalog
 from ..db.engine import Database
 from ..db.types import utcnow
+from ..observability.context import bound
 from ..pipeline.courier import Courier, RetryLater
 from ..pipeline.dispatch import Dispatcher
 from ..pipeline.route import Gates
@@ -114,10 +115,11 @@ class WorkerRuntime:
         """One batch of a campaign; the next is enqueued at the pace of its send rate."""
         if self._database is None:
             raise RuntimeError("this process does not run workers (start `clarion worker`)")
-        batch = await fan_out_batch(self._database, self.catalog, uuid.UUID(campaign_id), utcnow())
-        self.dispatcher.dispatch(batch.dispatches)  # a refused one is re-sent once its lease lapses
-        if batch.more:
-            self.dispatcher.fan_out(uuid.UUID(campaign_id), after=batch.next_in)
+        with bound(campaign_id=campaign_id):
+            batch = await fan_out_batch(self._database, self.catalog, uuid.UUID(campaign_id), utcnow())
+            self.dispatcher.dispatch(batch.dispatches)  # a refused one is re-sent once its lease lapses
+            if batch.more:
+                self.dispatcher.fan_out(uuid.UUID(campaign_id), after=batch.next_in)
 
     def worker(self, *, queues: set[str] | None = None, threads: int | None = None) -> dramatiq.Worker:
         """A Dramatiq worker bound to this runtime; call .start() and later .stop()."""

@@ -28,6 +28,10 @@ class RateLimiter(Protocol):
         """Take one slot: 0.0 if taken, else the seconds until one frees up."""
         ...
 
+    async def forget(self, key: str) -> None:
+        """Free every slot taken under `key`."""
+        ...
+
 
 class MemoryRateLimiter:
     """For embedded mode: all workers are threads of one process and one event loop."""
@@ -46,6 +50,9 @@ class MemoryRateLimiter:
             calls.append(now)
             return 0.0
         return calls[0] + window - now
+
+    async def forget(self, key: str) -> None:
+        self.calls.pop(key, None)
 
 
 # KEYS[1] the log; ARGV: count, period in ms, a unique member. Redis' own clock keeps processes agreeing.
@@ -79,3 +86,6 @@ class RedisRateLimiter:
             args=[rate.count, int((rate.period_s + MARGIN_S) * 1000), member],
         )
         return int(wait_ms) / 1000
+
+    async def forget(self, key: str) -> None:
+        await self.client.delete(f"{self.namespace}:{key}")

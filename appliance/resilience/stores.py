@@ -40,3 +40,8 @@ def scaled_stores(client: aioredis.Redis, namespace: str) -> tuple[CircuitStore,
 
 def embedded_stores() -> tuple[CircuitStore, RateLimiter]:
     return MemoryCircuitStore(), MemoryRateLimiter()
+
+
+def sign_in_limiter(client: aioredis.Redis | None, namespace: str) -> RateLimiter:
+    """Memory in embedded mode (one process); Redis when scaled, so every replica counts the same."""
+    return MemoryRateLimiter() if client is None else RedisRateLimiter(client, f"{namespace}:sign-in")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig
 
 from ..catalog import Catalog
 from ..queueing.runtime import WorkerRuntime
@@ -16,6 +18,7 @@ from .api.analytics import AnalyticsController
 from .api.campaigns import CampaignsController
 from .api.health import healthz, readyz
 from .api.imports import RecipientImportController
+from .api.metrics import metrics
 from .api.notifications import NotificationsController
 from .api.operations import OperationsController
 from .api.preferences import PreferencesController
@@ -28,6 +31,7 @@ from .api.webhooks import WebhooksController
 from .auth import require_api_key
 from .center.routes import center_router
 from .problems import PROBLEM_HANDLERS
+from .request_ids import request_context, stamp_request_id
 from .services import Reload, Services
 from .ui.routes import ui_app_options, ui_plugins, ui_router
 
@@ -40,6 +44,15 @@ SWAGGER = SwaggerRenderPlugin(
     css_url=f"{_SWAGGER_ASSETS}/swagger-ui.css",
     standalone_preset_js_url=f"{_SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
 )
+
+# Litestar's own records (unhandled errors) go up to the root logger that `clarion` set up,
+# instead of Litestar replacing the root's handlers with its own format.
+LOGGING = LoggingConfig(
+    configure_root_logger=False, loggers={"litestar": {"level": "INFO", "handlers": [], "propagate": True}}
+)
+
+# Requests by route template (never the raw path: it holds ids), method and status.
+HTTP_METRICS = PrometheusConfig(app_name="clarion", prefix="clarion_http", group_path=True)
 
 
 def create_app(settings: Settings, catalog: Catalog, *, reload: Reload | None = None) -> Litestar:
@@ -65,7 +78,7 @@ def create_app(settings: Settings, catalog: Catalog, *, reload: Reload | None = 
         exception_handlers=PROBLEM_HANDLERS,
         security=[{"BearerToken": []}],
     )
-    probes = Router(path="/", route_handlers=[healthz, readyz], exception_handlers=PROBLEM_HANDLERS)
+    probes = Router(path="/", route_handlers=[healthz, readyz, metrics], exception_handlers=PROBLEM_HANDLERS)
     webhooks = Router(path="/", route_handlers=[WebhooksController], exception_handlers=PROBLEM_HANDLERS)
     return Litestar(
         route_handlers=[api, probes, webhooks, ui_router(catalog), center_router(catalog)],
@@ -74,6 +87,8 @@ def create_app(settings: Settings, catalog: Catalog, *, reload: Reload | None = 
         on_startup=[services.start],
         on_shutdown=[services.stop],
         plugins=ui_plugins(catalog),
+        middleware=[request_context, HTTP_METRICS.middleware],
+        before_send=[stamp_request_id],
         openapi_config=OpenAPIConfig(
             title="Clarion",
             version=VERSION,
@@ -87,5 +102,6 @@ def create_app(settings: Settings, catalog: Catalog, *, reload: Reload | None = 
             ),
         ),
         debug=False,
+        logging_config=LOGGING,
         **ui_app_options(catalog),
     )

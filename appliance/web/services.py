@@ -19,9 +19,10 @@ from ..pipeline.dispatch import Dispatcher
 from ..queueing.runtime import WorkerRuntime
 from ..resilience.circuit import CircuitStore
 from ..resilience.redis_circuits import RedisCircuitStore
-from ..resilience.stores import redis_client
+from ..resilience.stores import redis_client, sign_in_limiter
 from ..scheduling.context import JobContext
 from ..scheduling.scheduler import Scheduler
+from ..security.login_throttle import LoginThrottle
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Services:
     database: Database = field(init=False)
     circuits: CircuitStore = field(init=False)
     scheduler: Scheduler = field(init=False)
+    sign_ins: LoginThrottle = field(init=False)
     worker: dramatiq.Worker | None = None
     _redis: aioredis.Redis | None = None
 
@@ -59,6 +61,8 @@ class Services:
         else:
             self._redis = redis_client(self.settings)
             self.circuits = RedisCircuitStore(self._redis, f"{self.settings.redis_namespace}:circuit")
+        limiter = sign_in_limiter(self._redis, self.settings.redis_namespace)
+        self.sign_ins = LoginThrottle(limiter, self.catalog.config.server.sign_in)
         self.scheduler = Scheduler(self.settings.database_url)
         await self.scheduler.start(JobContext(self.database, self.dispatcher, self.catalog))
 

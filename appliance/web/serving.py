@@ -39,7 +39,9 @@ class ReloadableServer:
         while True:
             self._next = None
             app = create_app(self.settings, self.catalog, reload=self.reload)
-            config = uvicorn.Config(app, log_level=self.settings.log_level.lower(), access_log=False)
+            # log_config=None: uvicorn's lines go through our handler, in the chosen format.
+            level = self.settings.log_level.lower()
+            config = uvicorn.Config(app, log_level=level, access_log=False, log_config=None)
             self._server = uvicorn.Server(config)
             # A copy per app: uvicorn closes the one it was given when that app stops.
             self._server.run(sockets=[listening.dup()])

@@ -23,7 +23,7 @@ from appliance.db.models import Notification, Recipient
 from appliance.settings import Settings
 from appliance.web.app import create_app
 from tests.conftest import AUTH, ROOT
-from tests.integration.test_worker_crash import CLARION
+from tests.live_server import CLARION, worker_env
 
 pytestmark = pytest.mark.slow
 
@@ -79,8 +79,7 @@ async def test_a_fan_out_killed_midway_still_reaches_everyone_exactly_once(
     settings = Settings(
         config_path=str(CONFIG), database_url=pg_url, broker_url=redis_url, redis_namespace=namespace
     )
-    env = {**os.environ, "CLARION_DATABASE_URL": pg_url, "CLARION_BROKER_URL": redis_url,
-           "CLARION_REDIS_NAMESPACE": namespace, "CLARION_LOG_LEVEL": "WARNING"}  # fmt: skip
+    env = worker_env(settings)
     log = tmp_path / "workers.log"
     database = Database(pg_url)
     try:

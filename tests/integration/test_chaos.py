@@ -45,6 +45,7 @@ from appliance.web.app import create_app
 from tests.conftest import AUTH, ROOT, free_port
 from tests.integration.fakes import HookReceiver
 from tests.integration.test_worker_crash import start_worker
+from tests.live_server import worker_env
 
 pytestmark = pytest.mark.slow
 
@@ -212,13 +213,7 @@ async def test_killed_workers_and_a_flaky_provider_lose_no_notification(
     settings = Settings(
         config_path=str(CONFIG), database_url=pg_url, broker_url=redis_url, redis_namespace=namespace
     )
-    env = {
-        **os.environ,
-        "CLARION_DATABASE_URL": pg_url,
-        "CLARION_BROKER_URL": redis_url,
-        "CLARION_REDIS_NAMESPACE": namespace,
-        "CLARION_LOG_LEVEL": "WARNING",
-    }
+    env = worker_env(settings)
     log = tmp_path / "workers.log"
     hook = FlakyHook()
     server = ServedOnThread(hook, port)

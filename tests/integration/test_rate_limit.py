@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import uuid
 from pathlib import Path
@@ -16,6 +15,7 @@ from appliance.web.app import create_app
 from tests.conftest import AUTH, ROOT, free_port
 from tests.integration.fakes import HookReceiver
 from tests.integration.test_worker_crash import start_worker
+from tests.live_server import worker_env
 
 CONFIG = ROOT / "tests" / "configs" / "rate-limited.yaml"
 COUNT = 100
@@ -44,13 +44,7 @@ async def test_the_provider_never_sees_more_than_its_limit_in_any_second(
     settings = Settings(
         config_path=str(CONFIG), database_url=pg_url, broker_url=redis_url, redis_namespace=namespace
     )
-    env = {
-        **os.environ,
-        "CLARION_DATABASE_URL": pg_url,
-        "CLARION_BROKER_URL": redis_url,
-        "CLARION_REDIS_NAMESPACE": namespace,
-        "CLARION_LOG_LEVEL": "WARNING",
-    }
+    env = worker_env(settings)
     log = tmp_path / "workers.log"
     async with AsyncTestClient(app=create_app(settings, load_catalog(CONFIG))) as client:
         workers = [start_worker(env, log, CONFIG) for _ in range(2)]

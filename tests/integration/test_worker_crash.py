@@ -18,11 +18,11 @@ from appliance.settings import Settings
 from appliance.web.app import create_app
 from tests.conftest import AUTH, ROOT, free_port
 from tests.integration.fakes import HookReceiver
+from tests.live_server import CLARION, worker_env
 
 pytestmark = pytest.mark.slow
 
 CONFIG = ROOT / "tests" / "configs" / "local-providers.yaml"
-CLARION = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "clarion"
 COUNT = 40
 
 
@@ -47,13 +47,7 @@ async def scaled(pg_url: str, fresh_redis: str, monkeypatch: pytest.MonkeyPatch)
     settings = Settings(
         config_path=str(CONFIG), database_url=pg_url, broker_url=fresh_redis, redis_namespace=namespace
     )
-    env = {
-        **os.environ,
-        "CLARION_DATABASE_URL": pg_url,
-        "CLARION_BROKER_URL": fresh_redis,
-        "CLARION_REDIS_NAMESPACE": namespace,
-        "CLARION_LOG_LEVEL": "WARNING",
-    }
+    env = worker_env(settings)
     async with AsyncTestClient(app=create_app(settings, load_catalog(CONFIG))) as client:
         yield client, hook, env
     await runner.cleanup()

@@ -4,7 +4,6 @@ file changes nothing."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import uuid
@@ -18,7 +17,7 @@ from appliance.db.models import SandboxMessage
 from appliance.settings import Settings
 from appliance.web.app import create_app
 from tests.conftest import AUTH, ROOT
-from tests.live_server import CLARION
+from tests.live_server import CLARION, worker_env
 from tests.web.test_operations_pages import example_copy
 
 CODE_SMS = "Your code is {{ code }}. It expires in 10 minutes."
@@ -61,15 +60,10 @@ async def test_sighup_reloads_a_worker_and_a_broken_file_changes_nothing(
 ) -> None:
     config = example_copy(tmp_path)
     namespace = f"clarion-reload-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "CLARION_DATABASE_URL": pg_url,
-        "CLARION_BROKER_URL": fresh_redis,
-        "CLARION_REDIS_NAMESPACE": namespace,
-    }
     settings = Settings(
         config_path=str(config), database_url=pg_url, broker_url=fresh_redis, redis_namespace=namespace
     )
+    env = {**worker_env(settings), "CLARION_LOG_LEVEL": "INFO"}  # the reload says so at INFO
     log = tmp_path / "worker.log"
     worker = subprocess.Popen(
         [str(CLARION), "worker", "--config", str(config), "--threads", "2"],

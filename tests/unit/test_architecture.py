@@ -1,5 +1,6 @@
 """Imports point one way: web -> campaigns/scheduling -> audiences -> pipeline/queueing -> preferences
--> catalog/providers/rendering -> config/db."""
+-> catalog/providers/rendering -> config/db; observability (metrics, log context) is a leaf
+everything may use, and security (passwords, keys, sign-in limits) sits beside the web."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ FORBIDDEN = {
     "campaigns": {"web"},
     "analytics": {"web", "scheduling"},
     "scheduling": {"web"},
+    "security": {"web", "pipeline", "queueing", "campaigns", "scheduling", "audiences", "providers", "db"},
+    "observability": {
+        *("web", "pipeline", "queueing", "campaigns", "scheduling", "audiences", "preferences"),
+        *("providers", "tracking", "catalog", "rendering", "config", "db", "resilience", "security"),
+    },
 }
 
 

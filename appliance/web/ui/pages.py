@@ -1,4 +1,4 @@
-"""The operator pages: sign in and out, messages, one message, the sandbox.
+"""The operator pages: messages, one message, the sandbox (signing in is in `sign_in`).
 
 Each GET builds one view model and renders one template; each POST redirects (303) when it
 succeeds, so a reload never resubmits a form.
@@ -6,21 +6,19 @@ succeeds, so a reload never resubmits a form.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar import Request, get, post
+from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, Parameter, URLEncodedBody
+from litestar.params import FromPath, Parameter
 from litestar.response import Redirect, Template
 
 from ...db.models import MAX_ROW_ID, DeliveryStatus
 from ..api.sandbox import latest_sandbox_messages
 from ..services import Services
-from .auth import DEFAULT_NEXT, PUBLIC, Operator, check_credentials, safe_next
+from .auth import DEFAULT_NEXT, Operator
 from .guidance import first_send_command, sandbox_channels
 from .queries import (
     PAGE_SIZE,
@@ -33,7 +31,6 @@ from .queries import (
 from .views import (
     CHANNEL_LABELS,
     Layout,
-    LoginPage,
     MessagesPage,
     Option,
     SandboxPage,
@@ -54,58 +51,15 @@ def layout(request: AnyRequest, services: Services, active: str = "") -> Layout:
     return Layout(product_name=services.catalog.config.server.product_name, operator=operator, active=active)
 
 
-def page(template: str, view: object, status_code: int = 200) -> Template:
-    return Template(template_name=template, context={"page": view}, status_code=status_code)
-
-
-@dataclass
-class LoginForm:
-    username: str = ""
-    password: str = ""
-    next: str = ""
+def page(
+    template: str, view: object, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Template:
+    return Template(template_name=template, context={"page": view}, status_code=status_code, headers=headers)
 
 
 @get("/", name="ui:home")
 async def home() -> Redirect:
     return Redirect(DEFAULT_NEXT)
-
-
-@get("/login", name="ui:login", opt={PUBLIC: True})
-async def login_form(request: AnyRequest, services: ServicesDep, next: Text = "") -> Template | Redirect:
-    if request.state.operator is not None:
-        return Redirect(safe_next(next))
-    users = services.catalog.config.users
-    return page(
-        "login.html", LoginPage(layout(request, services), next=safe_next(next), has_users=bool(users))
-    )
-
-
-@post("/login", name="ui:login-submit", opt={PUBLIC: True})
-async def login_submit(
-    request: AnyRequest,
-    services: ServicesDep,
-    data: URLEncodedBody[LoginForm],
-) -> Template | Redirect:
-    users = services.catalog.config.users
-    # argon2 takes tens of milliseconds of CPU on purpose; keep the event loop free meanwhile.
-    operator = await asyncio.to_thread(check_credentials, users, data.username[:255], data.password[:1024])
-    if operator is None:
-        view = LoginPage(
-            layout(request, services),
-            username=data.username[:255],
-            next=safe_next(data.next),
-            error="That username and password do not match an operator in the config.",
-            has_users=bool(users),
-        )
-        return page("login.html", view, status_code=401)
-    request.set_session({"operator": operator.username})
-    return Redirect(safe_next(data.next), status_code=303)
-
-
-@post("/logout", name="ui:logout", opt={PUBLIC: True})
-async def logout(request: AnyRequest) -> Redirect:
-    request.clear_session()
-    return Redirect("/ui/login", status_code=303)
 
 
 @get("/messages", name="ui:messages")
@@ -177,4 +131,4 @@ async def sandbox(
     return page("sandbox.html", view)
 
 
-PAGES = [home, login_form, login_submit, logout, messages, message_detail, sandbox]
+PAGES = [home, messages, message_detail, sandbox]

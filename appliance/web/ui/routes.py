@@ -27,6 +27,7 @@ from .imports import IMPORT_PAGES
 from .operations import OPERATION_PAGES
 from .pages import PAGES
 from .segments import SEGMENT_PAGES
+from .sign_in import SIGN_IN_PAGES
 
 # Emails are shown in `<iframe sandbox srcdoc>`, which inherits this policy: their inline
 # styles and images must still load, their scripts never run, and the page runs no inline script.
@@ -53,6 +54,7 @@ def ui_router(catalog: Catalog) -> Router:
     pages = Router(
         path=UI_PATH,
         route_handlers=[
+            *SIGN_IN_PAGES,
             *PAGES,
             *DASHBOARD_PAGES,
             *EXPORT_PAGES,

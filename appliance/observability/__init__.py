@@ -1,0 +1,1 @@
+"""What an operator watches: Prometheus metrics, and log lines that name their request or delivery."""
