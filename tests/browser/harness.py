@@ -73,10 +73,10 @@ def settled(server: Server, notification_id: str, timeout_s: float = 10) -> dict
         time.sleep(0.1)
 
 
-def sign_in(page: Page, server: Server) -> None:
-    """As the admin, from the sign-in page: lands on the dashboard."""
+def sign_in(page: Page, server: Server, username: str = "admin") -> None:
+    """From the sign-in page (the example config's operators share one password): lands on the dashboard."""
     page.goto(f"{server.url}/ui/login")
-    page.fill("#username", "admin")
+    page.fill("#username", username)
     page.fill("#password", "clarion-demo")
     page.click("button[type=submit]")
     page.wait_for_url("**/ui/dashboard")
