@@ -42,17 +42,26 @@ class Strict(BaseModel):
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 
 
+def _long_secret(value: SecretStr) -> SecretStr:
+    if len(value.get_secret_value()) < 16:
+        raise ValueError("must be at least 16 characters")
+    return value
+
+
 class ServerConfig(Strict):
     public_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr = Field(description="signs sessions and links; at least 16 characters")
     product_name: str = "Clarion"
 
-    @field_validator("secret_key")
-    @classmethod
-    def _long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 16:
-            raise ValueError("must be at least 16 characters")
-        return value
+    _long_enough = field_validator("secret_key")(_long_secret)
+
+
+class InboxConfig(Strict):
+    """The end-user inbox API: your backend signs each recipient's id with `secret` (HMAC-SHA256)."""
+
+    secret: SecretStr = Field(description="signs recipient tokens; at least 16 characters")
+
+    _long_enough = field_validator("secret")(_long_secret)
 
 
 class DeliveryConfig(Strict):
@@ -372,3 +381,4 @@ class ClarionConfig(Strict):
     policy: PolicyConfig = PolicyConfig()
     preference_center: PreferenceCenterConfig = PreferenceCenterConfig()
     segments: dict[Name, SegmentDefinition] = {}  # saved recipient filters; see appliance.audiences
+    inbox: InboxConfig | None = None  # needed by `inbox` providers: see appliance.inbox

@@ -15,6 +15,7 @@ from ..settings import Settings
 from .api.campaigns import CampaignsController
 from .api.health import healthz, readyz
 from .api.imports import RecipientImportController
+from .api.inbox import InboxController
 from .api.notifications import NotificationsController
 from .api.operations import OperationsController
 from .api.preferences import PreferencesController
@@ -63,8 +64,9 @@ def create_app(settings: Settings, catalog: Catalog) -> Litestar:
     )
     probes = Router(path="/", route_handlers=[healthz, readyz], exception_handlers=PROBLEM_HANDLERS)
     webhooks = Router(path="/", route_handlers=[WebhooksController], exception_handlers=PROBLEM_HANDLERS)
+    inbox = Router(path="/", route_handlers=[InboxController], exception_handlers=PROBLEM_HANDLERS)
     return Litestar(
-        route_handlers=[api, probes, webhooks, ui_router(catalog), center_router(catalog)],
+        route_handlers=[api, probes, webhooks, inbox, ui_router(catalog), center_router(catalog)],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         state=State({"services": services}),
         on_startup=[services.start],
@@ -78,7 +80,12 @@ def create_app(settings: Settings, catalog: Catalog) -> Litestar:
             render_plugins=[SWAGGER],
             components=Components(
                 security_schemes={
-                    "BearerToken": SecurityScheme(type="http", scheme="bearer", description="an API key")
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", description="an API key"),
+                    "RecipientToken": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="hex(HMAC-SHA256(inbox secret, recipient id)), made by your backend",
+                    ),
                 }
             ),
         ),

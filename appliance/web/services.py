@@ -14,6 +14,8 @@ from litestar.di import NamedDependency
 from ..catalog import Catalog
 from ..db.engine import Database
 from ..db.migrate import upgrade
+from ..inbox.feed import Feed
+from ..inbox.redis_feed import RedisFeed
 from ..pipeline.dispatch import Dispatcher
 from ..queueing.runtime import WorkerRuntime
 from ..resilience.circuit import CircuitStore
@@ -34,6 +36,7 @@ class Services:
     database: Database = field(init=False)
     circuits: CircuitStore = field(init=False)
     scheduler: Scheduler = field(init=False)
+    feed: Feed = field(init=False)  # wakes the inbox streams this replica serves
     worker: dramatiq.Worker | None = None
     _redis: aioredis.Redis | None = None
 
@@ -47,17 +50,21 @@ class Services:
         self.database = Database(self.settings.database_url)
         if self.settings.embedded:
             self.circuits = self.runtime.circuits
+            self.feed = self.runtime.feed
             self.worker = self.runtime.worker()
             self.worker.start()
             log.info("embedded mode: %d delivery worker threads in this process", self.worker.worker_threads)
         else:
             self._redis = redis_client(self.settings)
             self.circuits = RedisCircuitStore(self._redis, f"{self.settings.redis_namespace}:circuit")
+            self.feed = RedisFeed(self._redis, self.settings.redis_namespace)
+        await self.feed.start()
         self.scheduler = Scheduler(self.settings.database_url)
         await self.scheduler.start(JobContext(self.database, self.dispatcher, self.catalog))
 
     async def stop(self) -> None:
         await self.scheduler.stop()  # first: its running jobs still use the database and workers
+        await self.feed.stop()
         if self.worker is not None:
             self.worker.stop()
         await self.database.dispose()
