@@ -14,6 +14,9 @@ from .catalog import Catalog, load_catalog
 from .errors import ConfigError
 from .settings import Settings
 
+#: How long `clarion serve` lets open requests finish at shutdown before it closes them.
+STREAMS_CUT_AFTER_S = 5
+
 _config_option = click.option(
     "--config",
     "config_path",
@@ -62,7 +65,15 @@ def serve(config_path: str, host: str, port: int, no_migrate: bool) -> None:
     app = create_app(settings, _catalog_or_exit(config_path))
     mode = "embedded (SQLite/in-process)" if settings.embedded else "scaled (external broker)"
     click.echo(f"Clarion on http://{host}:{port}  mode: {mode}  config: {config_path}")
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        # Inbox streams never end on their own; cut them at shutdown and EventSource reconnects.
+        timeout_graceful_shutdown=STREAMS_CUT_AFTER_S,
+    )
 
 
 @main.command()
