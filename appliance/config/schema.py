@@ -56,10 +56,16 @@ class ServerConfig(Strict):
     _long_enough = field_validator("secret_key")(_long_secret)
 
 
+OriginField = Annotated[
+    str, Field(pattern=r"^(\*|https?://[^/\s]+)$", description='"https://app.example.com", or "*"')
+]
+
+
 class InboxConfig(Strict):
     """The end-user inbox API: your backend signs each recipient's id with `secret` (HMAC-SHA256)."""
 
     secret: SecretStr = Field(description="signs recipient tokens; at least 16 characters")
+    allowed_origins: list[OriginField] = []  # sites whose pages embed the bell (CORS)
 
     _long_enough = field_validator("secret")(_long_secret)
 

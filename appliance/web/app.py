@@ -16,6 +16,7 @@ from .api.campaigns import CampaignsController
 from .api.health import healthz, readyz
 from .api.imports import RecipientImportController
 from .api.inbox import InboxController
+from .api.inbox_access import cross_origin
 from .api.notifications import NotificationsController
 from .api.operations import OperationsController
 from .api.preferences import PreferencesController
@@ -89,6 +90,7 @@ def create_app(settings: Settings, catalog: Catalog) -> Litestar:
                 }
             ),
         ),
+        cors_config=cross_origin(catalog),
         debug=False,
         **ui_app_options(catalog),
     )

@@ -175,3 +175,18 @@ async def test_changes_are_checked_and_refused_as_problems(client: AsyncTestClie
         f"/v1/inbox/{recipient}/messages", params={"box": "spam"}, headers=token(recipient)
     )
     assert bad_box.status_code in (400, 422)
+
+
+async def test_the_operators_own_site_may_call_the_inbox_and_others_may_not(client: AsyncTestClient) -> None:
+    recipient = new_recipient()
+    preflight = {"Access-Control-Request-Method": "PATCH", "Access-Control-Request-Headers": "authorization"}
+    for origin, allowed in (("https://app.example.com", True), ("https://elsewhere.example", False)):
+        asked = await client.options(
+            f"/v1/inbox/{recipient}/messages/1", headers={"Origin": origin, **preflight}
+        )
+        listed = await client.get(
+            f"/v1/inbox/{recipient}/messages", headers={"Origin": origin, **token(recipient)}
+        )
+        assert (asked.headers.get("access-control-allow-origin") == origin) is allowed
+        assert (listed.headers.get("access-control-allow-origin") == origin) is allowed
+        assert "access-control-allow-credentials" not in listed.headers  # no cookie of ours goes along

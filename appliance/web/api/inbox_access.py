@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar.config.cors import CORSConfig
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.handlers import BaseRouteHandler
+
+from ...catalog import Catalog
 
 RECIPIENT = "recipient_id"  # the path parameter naming whose inbox it is
 
@@ -35,3 +38,22 @@ def _presented(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
     return str(connection.query_params.get("token") or "")
+
+
+def cross_origin(catalog: Catalog) -> CORSConfig | None:
+    """CORS for `inbox.allowed_origins`, so the bell works on the operator's own sites.
+
+    Litestar sets CORS for the whole app only. That is safe here: credentials are never allowed,
+    so a page of an allowed site sends no cookie of ours (the UI's session stays out of reach) and
+    can ask only for what a token it holds opens anyway.
+    """
+    inbox = catalog.config.inbox
+    if inbox is None or not inbox.allowed_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(inbox.allowed_origins),
+        allow_methods=["GET", "POST", "PATCH"],
+        allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        allow_credentials=False,
+        max_age=600,
+    )
