@@ -8,18 +8,29 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from appliance.catalog import load_catalog
+from appliance.db.engine import Database
+from appliance.db.types import utcnow
+from appliance.inbox import store
 from appliance.settings import Settings
 from tests.conftest import AUTH, ROOT, serving
 from tests.integration.test_notifications_api import settled
 
 CONFIG = ROOT / "tests" / "configs" / "inbox.yaml"
 SECRET = b"inbox-recipient-token-secret"  # tests/configs/inbox.yaml
+
+
+@pytest.fixture
+async def database(stack_settings: Settings) -> AsyncIterator[Database]:
+    database = Database(stack_settings.database_url)
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture
@@ -75,6 +86,20 @@ async def test_an_in_app_message_lands_in_the_inbox_unread_and_unseen(client: As
     assert message["expires_at"] > message["created_at"]
     assert page["counts"] == {"unread": 1, "unseen": 1}
     assert page["next"] is None
+
+
+async def test_an_expired_message_leaves_the_inbox_and_its_counts(
+    client: AsyncTestClient, database: Database
+) -> None:
+    recipient = new_recipient()
+    await comment(client, recipient)
+    later = utcnow() + timedelta(days=31)  # the config's expire_after is 30d
+    async with database.sessions() as session:
+        for now, listed in ((utcnow(), 1), (later, 0)):
+            page = await store.page(session, recipient, store.Box.INBOX, before=None, limit=5, now=now)
+            assert len(page) == listed
+        assert await store.counts(session, recipient, later) == store.Counts(unread=0, unseen=0)
+        assert await store.since(session, recipient, 0, limit=5, now=later) == []
 
 
 async def test_a_token_for_another_recipient_opens_nothing(client: AsyncTestClient) -> None:
