@@ -26,12 +26,13 @@ class InboxProvider(Provider):
     type_name: ClassVar[str] = "inbox"
     channels: ClassVar[frozenset[str]] = frozenset({"in_app"})
     Options: ClassVar[type[ProviderOptions]] = InboxOptions
+    options: InboxOptions
 
     async def send(self, message: Message) -> Outcome:
         if not isinstance(message, InAppMessage):
             return Outcome.permanent(f"the inbox keeps in-app messages, not {message.channel}")
         now = utcnow()
-        expire_after: timedelta | None = self.options.expire_after  # type: ignore[attr-defined]
+        expire_after = self.options.expire_after
         new = store.NewMessage(
             recipient_id=message.envelope.recipient_id,
             delivery_id=uuid.UUID(message.envelope.delivery_id),
