@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.harness import VIEWPORTS, Server, send, settled, shoot, watch_console
+from tests.browser.harness import VIEWPORTS, Server, send, serving, settled, shoot, watch_console
 from tests.browser.test_ui_browser import sign_in
-from tests.conftest import AUTH
+from tests.conftest import AUTH, ROOT
+
+INBOX_CONFIG = ROOT / "tests" / "configs" / "inbox.yaml"
 
 pytestmark = pytest.mark.browser
 
@@ -65,4 +69,47 @@ def test_the_bell_shows_a_new_message_within_a_second_and_records_its_read(
         time.sleep(0.1)
     assert in_app["status"] == "sent" and notification["status"]
     assert [(e["kind"], e["provider"]) for e in in_app["events"]] == [("read", "in_app")]
+    assert errors == []
+
+
+@pytest.fixture
+def inbox_server(tmp_path: Path) -> Iterator[Server]:
+    """No frequency cap: enough messages for more than one page of the bell."""
+    with serving(tmp_path, INBOX_CONFIG) as running:
+        yield running
+
+
+def test_on_a_phone_the_bell_pages_back_and_marks_everything_read(
+    inbox_server: Server, browser: Browser
+) -> None:
+    recipient = f"phone-{uuid.uuid4().hex[:8]}"
+    for n in range(1, 23):  # more than the bell's page of 20
+        send(
+            inbox_server,
+            {
+                "to": {"id": recipient, "attributes": {"plan": "pro"}},
+                "category": "activity",
+                "template": "comment",
+                "data": {"who": "Ada", "text": f"Comment {n}", "n": n},
+            },
+        )
+    context = browser.new_context(viewport=VIEWPORTS["phone"], is_mobile=True, has_touch=True)
+    page = context.new_page()
+    errors = watch_console(page)
+    sign_in(page, inbox_server)
+    page.goto(f"{inbox_server.url}/ui/inbox?recipient={recipient}")
+    bell = page.get_by_role("button", name="Notifications, 22 unread")
+    expect(bell).to_be_visible(timeout=10_000)
+    bell.click()
+    panel = page.get_by_role("region", name="Notifications")
+    expect(panel.get_by_role("listitem")).to_have_count(20)
+    shoot(page, "phone", "inbox-open")
+    panel.get_by_role("button", name="Show older").click()
+    expect(panel.get_by_role("listitem")).to_have_count(22)
+    for n in range(1, 23):  # in the order they were delivered, which 4 worker threads may shuffle
+        expect(panel.get_by_text(f"Comment {n}", exact=True)).to_have_count(1)
+    expect(panel.get_by_role("button", name="Show older")).to_be_hidden()
+    panel.get_by_role("button", name="Mark all read").click()
+    expect(page.get_by_role("button", name="Notifications", exact=True)).to_be_visible()
+    expect(panel.get_by_role("button", name="Mark all read")).to_be_disabled()
     assert errors == []

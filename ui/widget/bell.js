@@ -18,6 +18,7 @@
   const PAGE = 20;
   const messages = new Map(); // id -> message, as the API shapes it
   let counts = { unread: 0, unseen: 0 };
+  let older = null; // the cursor of the next page, while there is one
 
   const el = (tag, className, text) => {
     const node = document.createElement(tag);
@@ -62,7 +63,9 @@
   head.append(el("h2", "clarion-bell__heading", "Notifications"), readAll);
   const list = el("ul", "clarion-bell__list");
   const empty = el("p", "clarion-bell__empty", "You're all caught up.");
-  panel.append(head, list, empty);
+  const more = el("button", "clarion-bell__more", "Show older");
+  more.type = "button";
+  panel.append(head, list, empty, more);
   root.append(button, panel);
   const target = script.dataset.target && document.querySelector(script.dataset.target);
   if (target) target.appendChild(root);
@@ -115,6 +118,7 @@
     const shown = [...messages.values()].filter((m) => !m.archived).sort((a, b) => b.id - a.id);
     list.replaceChildren(...shown.map(item));
     empty.hidden = shown.length > 0;
+    more.hidden = older === null;
     readAll.disabled = counts.unread === 0;
     badge.textContent = counts.unread > 99 ? "99+" : String(counts.unread);
     badge.hidden = counts.unread === 0;
@@ -136,12 +140,26 @@
     draw();
   }
 
+  function load(before) {
+    return api(`/messages?limit=${PAGE}${before ? `&before=${before}` : ""}`).then((page) => {
+      page.messages.forEach((m) => messages.set(m.id, m));
+      older = page.next;
+      setCounts(page.counts);
+      return page;
+    });
+  }
+
+  function markSeen() {
+    if (counts.unseen > 0) api("/seen-all", { method: "POST" }).then(setCounts).catch(console.error);
+  }
+
   function follow(after) {
     const stream = new EventSource(`${inbox}/stream?token=${encodeURIComponent(token)}&after=${after}`);
     stream.addEventListener("message", (event) => {
       const message = JSON.parse(event.data);
       messages.set(message.id, message);
       draw();
+      if (!panel.hidden) markSeen(); // it is in front of them already
       root.dispatchEvent(new CustomEvent("clarion:message", { detail: message, bubbles: true }));
     });
     stream.addEventListener("counts", (event) => setCounts(JSON.parse(event.data)));
@@ -150,10 +168,11 @@
   function toggleOpen(open) {
     panel.hidden = !open;
     button.setAttribute("aria-expanded", String(open));
-    if (open && counts.unseen > 0) api("/seen-all", { method: "POST" }).then(setCounts).catch(console.error);
+    if (open) markSeen();
   }
 
   button.addEventListener("click", () => toggleOpen(panel.hidden));
+  more.addEventListener("click", () => load(older).catch(console.error));
   readAll.addEventListener("click", () => {
     messages.forEach((m) => { m.read = m.seen = true; });
     api("/read-all", { method: "POST" }).then(setCounts).catch(console.error);
@@ -165,11 +184,7 @@
   });
 
   draw();
-  api(`/messages?limit=${PAGE}`)
-    .then((page) => {
-      page.messages.forEach((m) => messages.set(m.id, m));
-      setCounts(page.counts);
-      follow(page.messages.length ? page.messages[0].id : 0);
-    })
+  load(null)
+    .then((page) => follow(page.messages.length ? page.messages[0].id : 0))
     .catch(console.error);
 })();
