@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from .config.loader import LoadedConfig, load_config
 from .config.schema import CategoryConfig, Channel, ClarionConfig, TemplateConfig
 from .errors import ConfigError, RequestRejected
+from .inbox.tokens import RecipientTokens
 from .preferences.links import Links
 from .providers.registry import ProviderRegistry
 from .rendering import KeyedProblem, TemplateCatalog
@@ -35,6 +36,7 @@ class Catalog:
     api_key_digests: Mapping[str, str]
     links: Links
     tracking: TrackingLinks
+    inbox_tokens: RecipientTokens | None  # None: the config has no `inbox` section
 
     @property
     def config(self) -> ClarionConfig:
@@ -100,6 +102,7 @@ def load_catalog(
         server.secret_key.get_secret_value(), server.public_url, loaded.config.preference_center.link_ttl
     )
     tracking = TrackingLinks(server.secret_key.get_secret_value(), server.public_url)
+    inbox = loaded.config.inbox
     return Catalog(
         loaded=loaded,
         templates=compiled[0],
@@ -107,6 +110,7 @@ def load_catalog(
         api_key_digests=digests,
         links=links,
         tracking=tracking,
+        inbox_tokens=RecipientTokens(inbox.secret.get_secret_value()) if inbox else None,
     )
 
 

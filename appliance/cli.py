@@ -12,6 +12,8 @@ from .errors import ConfigError
 from .observability.logs import configure_logging
 from .settings import Settings
 
+#: How long `clarion serve` lets open requests finish at shutdown before it closes them.
+
 _config_option = click.option(
     "--config",
     "config_path",

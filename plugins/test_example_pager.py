@@ -206,7 +206,7 @@ async def test_a_config_naming_the_plugin_type_loads_and_sends(pager: FakePager,
     catalog = load_catalog(
         config, environ={"CLARION_PLUGINS_DIR": str(plugins_dir), "PAGER_API_KEY": API_KEY}
     )
-    provider = build_providers(catalog, database=None)["oncall"]  # type: ignore[arg-type]
+    provider = build_providers(catalog, database=None, feed=None)["oncall"]  # type: ignore[arg-type]
     try:
         outcome = await provider.send(alert())
     finally:

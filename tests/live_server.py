@@ -1,4 +1,5 @@
-"""Real `clarion` processes: `clarion serve` on a free port, and the environment of a scaled worker."""
+"""Real `clarion` processes — `clarion serve` on a free port, `clarion worker`, and a scaled
+worker's environment — for tests that need them."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
 def live_server(
     workdir: Path, config: Path = EXAMPLE_CONFIG, env: dict[str, str] | None = None
 ) -> Iterator[str]:
-    """Start `clarion serve` (embedded mode, SQLite under workdir); yield its base URL."""
+    """Start `clarion serve` (embedded mode, SQLite under workdir, unless `env` says otherwise);
+    yield its base URL."""
     with live_process(workdir, config, env) as (base, _):
         yield base
 
@@ -44,11 +46,9 @@ def live_process(
     """`live_server`, with the process too (to signal it)."""
     port = free_port()
     log = workdir / "serve.log"
-    environment = {**os.environ, "CLARION_DATABASE_URL": f"sqlite:///{workdir / 'clarion.db'}", **(env or {})}
-    environment.pop("CLARION_BROKER_URL", None)
     process = subprocess.Popen(
         [str(CLARION), "serve", "--config", str(config), "--port", str(port)],
-        env=environment,
+        env=_environment(workdir, env),
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         cwd=ROOT,
@@ -60,6 +60,29 @@ def live_process(
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@contextmanager
+def live_worker(workdir: Path, config: Path, env: dict[str, str]) -> Iterator[None]:
+    """Start `clarion worker` (scaled mode: `env` names the broker and the database)."""
+    log = workdir / "worker.log"
+    process = subprocess.Popen(
+        [str(CLARION), "worker", "--config", str(config)],
+        env=_environment(workdir, env),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _environment(workdir: Path, env: dict[str, str] | None) -> dict[str, str]:
+    inherited = {key: value for key, value in os.environ.items() if key != "CLARION_BROKER_URL"}
+    return {**inherited, "CLARION_DATABASE_URL": f"sqlite:///{workdir / 'clarion.db'}", **(env or {})}
 
 
 def _wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:

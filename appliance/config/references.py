@@ -36,6 +36,7 @@ def check_references(
     yield from _template_content(_mapping(data.get("templates")), channels)
     yield from _template_variants(_mapping(data.get("templates")))
     yield from _api_key_names(_names(data.get("api_keys")))
+    yield from _inbox_secret(providers, data.get("inbox"))
     yield from _translations(_mapping(data.get("preference_center")), _mapping(data.get("categories")))
 
 
@@ -113,6 +114,18 @@ def _api_key_names(keys: list[Any]) -> Iterator[tuple[Path, str]]:
     for index, name in enumerate(names):
         if name is not None and names.count(name) > 1:
             yield ("api_keys", index, "name"), f'api key name "{name}" is used more than once'
+
+
+def _inbox_secret(providers: dict[Any, Any], inbox: Any) -> Iterator[tuple[Path, str]]:
+    if inbox is not None:
+        return
+    for name, spec in providers.items():
+        if _mapping(spec).get("type") == "inbox":
+            yield (
+                ("providers", name, "type"),
+                "an `inbox` provider needs `inbox: {secret: ...}`: it signs the tokens recipients "
+                "read their inbox with (see docs/configuration.md)",
+            )
 
 
 def _translations(center: dict[Any, Any], categories: dict[Any, Any]) -> Iterator[tuple[Path, str]]:

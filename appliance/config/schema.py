@@ -42,6 +42,12 @@ class Strict(BaseModel):
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 
 
+def _long_secret(value: SecretStr) -> SecretStr:
+    if len(value.get_secret_value()) < 16:
+        raise ValueError("must be at least 16 characters")
+    return value
+
+
 class SignInLimits(Strict):
     """Sign-in attempts allowed within `window`, per username and per client address."""
 
@@ -63,12 +69,21 @@ class ServerConfig(Strict):
     product_name: str = "Clarion"
     sign_in: SignInLimits = SignInLimits()
 
-    @field_validator("secret_key")
-    @classmethod
-    def _long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 16:
-            raise ValueError("must be at least 16 characters")
-        return value
+    _long_enough = field_validator("secret_key")(_long_secret)
+
+
+OriginField = Annotated[
+    str, Field(pattern=r"^(\*|https?://[^/\s]+)$", description='"https://app.example.com", or "*"')
+]
+
+
+class InboxConfig(Strict):
+    """The end-user inbox API: your backend signs each recipient's id with `secret` (HMAC-SHA256)."""
+
+    secret: SecretStr = Field(description="signs recipient tokens; at least 16 characters")
+    allowed_origins: list[OriginField] = []  # sites whose pages embed the bell (CORS)
+
+    _long_enough = field_validator("secret")(_long_secret)
 
 
 class DeliveryConfig(Strict):
@@ -388,3 +403,4 @@ class ClarionConfig(Strict):
     policy: PolicyConfig = PolicyConfig()
     preference_center: PreferenceCenterConfig = PreferenceCenterConfig()
     segments: dict[Name, SegmentDefinition] = {}  # saved recipient filters; see appliance.audiences
+    inbox: InboxConfig | None = None  # needed by `inbox` providers: see appliance.inbox

@@ -398,3 +398,26 @@ class SandboxMessage(Base):
     html: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboxMessage(Base):
+    """One in-app message in a recipient's inbox. Ids only grow: the real-time feed replays by them."""
+
+    __tablename__ = "inbox_messages"
+    __table_args__ = (Index("ix_inbox_messages_recipient_id_id", "recipient_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    recipient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("recipients.id", ondelete="CASCADE"))
+    # Unique: a delivery retried after its row was written (at-least-once) finds it, not a twin.
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), unique=True
+    )
+    category: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    action_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    seen_at: Mapped[datetime | None]  # shown in the list: the badge may stop counting it as new
+    read_at: Mapped[datetime | None]  # opened or clicked
+    archived_at: Mapped[datetime | None]  # put away: left out of the inbox and its counts

@@ -150,6 +150,7 @@ class ProviderContext:
     timeout: timedelta
     database: Any  # appliance.db.engine.Database; typed loosely so plugins need not import it
     public_url: str
+    feed: Any = None  # appliance.inbox.feed.Feed: rung when an inbox gets a message
 
 
 class Provider(ABC):

@@ -16,6 +16,7 @@ from .apns import ApnsProvider
 from .apprise_provider import AppriseProvider
 from .base import Provider
 from .fcm import FcmProvider
+from .inbox import InboxProvider
 from .mailgun import MailgunProvider
 from .postmark import PostmarkProvider
 from .sandbox import SandboxProvider
@@ -29,6 +30,7 @@ from .webhook import WebhookProvider
 
 BUILTIN: tuple[type[Provider], ...] = (
     SandboxProvider,
+    InboxProvider,
     SmtpProvider,
     SendGridProvider,
     MailgunProvider,

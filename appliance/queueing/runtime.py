@@ -22,6 +22,8 @@ from ..campaigns.recovery import watch
 from ..catalog import Catalog
 from ..db.engine import Database
 from ..db.types import utcnow
+from ..inbox.feed import Feed, MemoryFeed
+from ..inbox.redis_feed import RedisFeed
 from ..observability.context import bound
 from ..pipeline.courier import Courier, RetryLater
 from ..pipeline.dispatch import Dispatcher
@@ -53,19 +55,22 @@ class WorkerRuntime:
         self._sweeper: asyncio.Task[None] | None = None
         self._campaign_watch: asyncio.Task[None] | None = None
         self._redis: aioredis.Redis | None = None
-        # Embedded mode: the API reads these same in-memory circuits (GET /v1/providers).
+        # Embedded mode: the API reads these same in-memory circuits (GET /v1/providers), and
+        # its inbox streams listen on the feed the inbox provider rings.
         self.circuits, self._limiter = embedded_stores()
+        self.feed: Feed = MemoryFeed()
 
     async def start(self) -> None:
         self._database = Database(self.settings.database_url)
-        self._providers = build_providers(self.catalog, self._database)
-        for provider in self._providers.values():
-            await provider.start()
         if self.settings.embedded:
             await release_all(self._database, now=utcnow())
         else:
             self._redis = redis_client(self.settings)
             self.circuits, self._limiter = scaled_stores(self._redis, self.settings.redis_namespace)
+            self.feed = RedisFeed(self._redis, self.settings.redis_namespace)
+        self._providers = build_providers(self.catalog, self._database, self.feed)
+        for provider in self._providers.values():
+            await provider.start()
         rates = {name: spec.rate_limit for name, spec in self.catalog.config.providers.items()}
         gates = Gates(breakers(self.circuits, self.catalog), self._limiter, rates)
         self._courier = Courier(self._database, self.catalog, self._providers, gates, self.dispatcher)

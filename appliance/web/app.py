@@ -18,6 +18,8 @@ from .api.analytics import AnalyticsController
 from .api.campaigns import CampaignsController
 from .api.health import healthz, readyz
 from .api.imports import RecipientImportController
+from .api.inbox import InboxController
+from .api.inbox_access import cross_origin
 from .api.metrics import metrics
 from .api.notifications import NotificationsController
 from .api.operations import OperationsController
@@ -80,8 +82,9 @@ def create_app(settings: Settings, catalog: Catalog, *, reload: Reload | None = 
     )
     probes = Router(path="/", route_handlers=[healthz, readyz, metrics], exception_handlers=PROBLEM_HANDLERS)
     webhooks = Router(path="/", route_handlers=[WebhooksController], exception_handlers=PROBLEM_HANDLERS)
+    inbox = Router(path="/", route_handlers=[InboxController], exception_handlers=PROBLEM_HANDLERS)
     return Litestar(
-        route_handlers=[api, probes, webhooks, ui_router(catalog), center_router(catalog)],
+        route_handlers=[api, probes, webhooks, inbox, ui_router(catalog), center_router(catalog)],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         state=State({"services": services}),
         on_startup=[services.start],
@@ -97,10 +100,16 @@ def create_app(settings: Settings, catalog: Catalog, *, reload: Reload | None = 
             render_plugins=[SWAGGER],
             components=Components(
                 security_schemes={
-                    "BearerToken": SecurityScheme(type="http", scheme="bearer", description="an API key")
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", description="an API key"),
+                    "RecipientToken": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="hex(HMAC-SHA256(inbox secret, recipient id)), made by your backend",
+                    ),
                 }
             ),
         ),
+        cors_config=cross_origin(catalog),
         debug=False,
         logging_config=LOGGING,
         **ui_app_options(catalog),

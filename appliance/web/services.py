@@ -15,6 +15,8 @@ from litestar.di import NamedDependency
 from ..catalog import Catalog
 from ..db.engine import Database
 from ..db.migrate import upgrade
+from ..inbox.feed import Feed
+from ..inbox.redis_feed import RedisFeed
 from ..pipeline.dispatch import Dispatcher
 from ..queueing.runtime import WorkerRuntime
 from ..resilience.circuit import CircuitStore
@@ -42,6 +44,7 @@ class Services:
     circuits: CircuitStore = field(init=False)
     scheduler: Scheduler = field(init=False)
     sign_ins: LoginThrottle = field(init=False)
+    feed: Feed = field(init=False)  # wakes the inbox streams this replica serves
     worker: dramatiq.Worker | None = None
     _redis: aioredis.Redis | None = None
 
@@ -55,19 +58,23 @@ class Services:
         self.database = Database(self.settings.database_url)
         if self.settings.embedded:
             self.circuits = self.runtime.circuits
+            self.feed = self.runtime.feed
             self.worker = self.runtime.worker()
             self.worker.start()
             log.info("embedded mode: %d delivery worker threads in this process", self.worker.worker_threads)
         else:
             self._redis = redis_client(self.settings)
             self.circuits = RedisCircuitStore(self._redis, f"{self.settings.redis_namespace}:circuit")
+            self.feed = RedisFeed(self._redis, self.settings.redis_namespace)
         limiter = sign_in_limiter(self._redis, self.settings.redis_namespace)
         self.sign_ins = LoginThrottle(limiter, self.catalog.config.server.sign_in)
+        await self.feed.start()
         self.scheduler = Scheduler(self.settings.database_url)
         await self.scheduler.start(JobContext(self.database, self.dispatcher, self.catalog))
 
     async def stop(self) -> None:
         await self.scheduler.stop()  # first: its running jobs still use the database and workers
+        await self.feed.stop()
         if self.worker is not None:
             self.worker.stop()
         await self.database.dispose()

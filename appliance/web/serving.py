@@ -23,6 +23,9 @@ from .app import create_app
 
 log = logging.getLogger(__name__)
 
+#: How long a stopping app lets open requests finish before it closes them.
+STREAMS_CUT_AFTER_S = 5
+
 
 @dataclass
 class ReloadableServer:
@@ -41,7 +44,15 @@ class ReloadableServer:
             app = create_app(self.settings, self.catalog, reload=self.reload)
             # log_config=None: uvicorn's lines go through our handler, in the chosen format.
             level = self.settings.log_level.lower()
-            config = uvicorn.Config(app, log_level=level, access_log=False, log_config=None)
+            # Inbox streams never end by themselves: cut them at shutdown (EventSource reconnects),
+            # or a reload would wait on them forever.
+            config = uvicorn.Config(
+                app,
+                log_level=level,
+                access_log=False,
+                log_config=None,
+                timeout_graceful_shutdown=STREAMS_CUT_AFTER_S,
+            )
             self._server = uvicorn.Server(config)
             # A copy per app: uvicorn closes the one it was given when that app stops.
             self._server.run(sockets=[listening.dup()])

@@ -1,10 +1,9 @@
 """analytics: hourly delivery rollups, their watermark, and the indexes a refresh reads by
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-03 10:45:00
 
-Written beside 0007 (in-app, another branch): when both land, 0008's down_revision becomes 0007.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from alembic import op
 import appliance.db.types
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

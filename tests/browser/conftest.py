@@ -2,44 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, CLARION, Server, wait_until_healthy
-from tests.conftest import EXAMPLE_CONFIG, ROOT, free_port
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, Server, serving
+from tests.conftest import EXAMPLE_CONFIG
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    """A real `clarion serve`, embedded mode on its own SQLite file, on a free port."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {key: value for key, value in os.environ.items() if key != "CLARION_BROKER_URL"}
-    env.update(CLARION_DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}", CLARION_PUBLIC_URL=url)
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(CLARION), "serve", "--config", str(EXAMPLE_CONFIG), "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-    try:
-        wait_until_healthy(url, process, log)
-        yield Server(url=url, log=log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """A real `clarion serve` on the example config, embedded mode on its own SQLite file."""
+    with serving(tmp_path, EXAMPLE_CONFIG) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

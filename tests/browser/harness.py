@@ -6,9 +6,12 @@ Uses Debian's Chromium (Playwright's own download needs the internet). Screensho
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Page
 
-from tests.conftest import AUTH, ROOT
+from tests.conftest import AUTH, ROOT, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -55,6 +58,34 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path, ti
             pass
         time.sleep(0.2)
     pytest.fail(f"`clarion serve` was not healthy within {timeout_s}s:\n{log.read_text()}", pytrace=False)
+
+
+@contextmanager
+def serving(tmp_path: Path, config: Path) -> Iterator[Server]:
+    """A real `clarion serve` over `config`, embedded mode on its own SQLite file, on a free port."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {key: value for key, value in os.environ.items() if key != "CLARION_BROKER_URL"}
+    env.update(CLARION_DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}", CLARION_PUBLIC_URL=url)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(CLARION), "serve", "--config", str(config), "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    try:
+        wait_until_healthy(url, process, log)
+        yield Server(url=url, log=log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def send(server: Server, body: dict[str, Any]) -> str:

@@ -1,5 +1,5 @@
 """Imports point one way: web -> campaigns/scheduling -> audiences -> pipeline/queueing -> preferences
--> catalog/providers/rendering -> config/db; observability (metrics, log context) is a leaf
+-> catalog/providers/rendering -> inbox -> config/db; observability (metrics, log context) is a leaf
 everything may use, and security (passwords, keys, sign-in limits) sits beside the web."""
 
 from __future__ import annotations
@@ -13,14 +13,16 @@ PACKAGE = Path(__file__).resolve().parents[2] / "appliance"
 
 # package -> packages it must never import
 FORBIDDEN = {
-    "config": {"web", "pipeline", "queueing", "providers", "db", "catalog", "rendering"},
-    "db": {"web", "pipeline", "queueing", "providers", "catalog"},
+    "config": {"web", "pipeline", "queueing", "providers", "db", "catalog", "rendering", "inbox"},
+    "db": {"web", "pipeline", "queueing", "providers", "catalog", "inbox"},
     "providers": {"web", "pipeline", "queueing"},
     "rendering": {"web", "pipeline", "queueing", "providers", "db"},
     "pipeline": {"web", "campaigns", "scheduling"},
     "queueing": {"web", "scheduling"},
     "preferences": {"web", "pipeline", "queueing", "campaigns", "scheduling"},
     "tracking": {"web", "pipeline", "queueing", "campaigns", "scheduling", "catalog"},
+    "inbox": {"web", "pipeline", "queueing", "campaigns", "scheduling", "catalog", "providers"}
+    | {"preferences", "tracking", "audiences"},
     "audiences": {"web", "queueing", "campaigns", "scheduling"},
     "campaigns": {"web"},
     "analytics": {"web", "scheduling"},

@@ -172,3 +172,33 @@ class ConsentPage(msgspec.Struct):
 class UnsubscribedOut(msgspec.Struct):
     recipient: str
     category: str
+
+
+class InboxMessageOut(msgspec.Struct):
+    """One message in a recipient's inbox; `id`s only grow, newest is largest."""
+
+    id: int
+    category: str
+    title: str
+    body: str
+    action_url: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    seen: Annotated[bool, msgspec.Meta(description="shown in the list; unseen ones are new")]
+    read: Annotated[bool, msgspec.Meta(description="opened or clicked")]
+    archived: bool
+
+
+class InboxCountsOut(msgspec.Struct):
+    """Of the messages not archived nor expired: how many are unread, and how many unseen."""
+
+    unread: int
+    unseen: int
+
+
+class InboxPageOut(msgspec.Struct):
+    messages: list[InboxMessageOut]
+    counts: InboxCountsOut
+    next: Annotated[
+        int | None, msgspec.Meta(description="pass as `before` for the next page; null on the last")
+    ]

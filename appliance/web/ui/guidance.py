@@ -23,10 +23,26 @@ def example_pair(catalog: Catalog) -> tuple[str, str] | None:
     return (best[1], best[2]) if best else None
 
 
+def in_app_pair(catalog: Catalog) -> tuple[str, str] | None:
+    """A (category, template) pair that reaches the in-app channel, the first in the YAML."""
+    for template in catalog.config.templates:
+        if Channel.IN_APP not in catalog.templates.channels(template):
+            continue
+        for name, category in catalog.config.categories.items():
+            if Channel.IN_APP in category.channels:
+                return name, template
+    return None
+
+
 def first_send_command(catalog: Catalog) -> str:
     """A curl command that sends a first notification to this server (the API key left to fill in)."""
     category, template = example_pair(catalog) or ("<category>", "<template>")
-    recipient = {"id": "user-1", "email": "ada@example.com", "phone": "+14155550100"}
+    return send_command(
+        catalog, category, template, {"id": "user-1", "email": "ada@example.com", "phone": "+14155550100"}
+    )
+
+
+def send_command(catalog: Catalog, category: str, template: str, recipient: dict[str, str]) -> str:
     url = catalog.config.server.public_url.rstrip("/")
     return "\n".join(
         [

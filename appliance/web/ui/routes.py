@@ -24,6 +24,7 @@ from .dashboard import DASHBOARD_PAGES
 from .errors import ui_exception_handlers
 from .exports import EXPORT_PAGES
 from .imports import IMPORT_PAGES
+from .inbox import INBOX_PAGES
 from .operations import OPERATION_PAGES
 from .pages import PAGES
 from .segments import SEGMENT_PAGES
@@ -50,7 +51,8 @@ async def root() -> Redirect:
 
 
 def ui_router(catalog: Catalog) -> Router:
-    """`/` -> `/ui/`; the pages under `/ui` (signed-in operators only); their assets under `/ui/static`."""
+    """`/` -> `/ui/`; the pages under `/ui` (signed-in operators only); their assets under `/ui/static`;
+    the inbox widget under `/widget`."""
     pages = Router(
         path=UI_PATH,
         route_handlers=[
@@ -63,6 +65,7 @@ def ui_router(catalog: Catalog) -> Router:
             *IMPORT_PAGES,
             *OPERATION_PAGES,
             *CONFIG_PAGES,
+            *INBOX_PAGES,
         ],
         guards=[operator_guard(catalog)],
         middleware=ui_middleware(catalog),
@@ -77,7 +80,15 @@ def ui_router(catalog: Catalog) -> Router:
         cache_control=CacheControlHeader(max_age=3600, public=True),
         include_in_schema=False,
     )
-    return Router(path="/", route_handlers=[root, pages, static], include_in_schema=False)
+    # The bell widget, for the operator's own sites: a stable public path, apart from the UI's.
+    widget = create_static_files_router(
+        path="/widget",
+        directories=[UI_DIR / "widget"],
+        name="widget",
+        cache_control=CacheControlHeader(max_age=300, public=True),
+        include_in_schema=False,
+    )
+    return Router(path="/", route_handlers=[root, pages, static, widget], include_in_schema=False)
 
 
 def ui_plugins(catalog: Catalog) -> list[Any]:
