@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import raiseload, selectinload
 
 from ...db.engine import Database
@@ -37,6 +37,12 @@ class Cursor:
     def encode(self) -> str:
         return f"{(self.created_at - _EPOCH) // timedelta(microseconds=1)}_{self.id.hex}"
 
+    def older(
+        self, created_at: ColumnElement[datetime], row_id: ColumnElement[uuid.UUID]
+    ) -> ColumnElement[bool]:
+        """The condition for rows after this one in newest-first order."""
+        return or_(created_at < self.created_at, and_(created_at == self.created_at, row_id < self.id))
+
     @classmethod
     def decode(cls, raw: str | None) -> Cursor | None:
         """None for a missing or mangled cursor: the page then starts from the newest."""
@@ -66,12 +72,7 @@ async def recent_notifications(
     if filters.status:
         query = query.where(Notification.deliveries.any(Delivery.status == filters.status))
     if before is not None:
-        query = query.where(
-            or_(
-                Notification.created_at < before.created_at,
-                and_(Notification.created_at == before.created_at, Notification.id < before.id),
-            )
-        )
+        query = query.where(before.older(Notification.created_at, Notification.id))
     async with database.sessions() as session:
         return list(await session.scalars(query))
 

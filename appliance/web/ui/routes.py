@@ -22,7 +22,9 @@ from .campaigns import CAMPAIGN_PAGES
 from .errors import ui_exception_handlers
 from .imports import IMPORT_PAGES
 from .pages import PAGES
+from .recipients import RECIPIENT_PAGES
 from .segments import SEGMENT_PAGES
+from .templates_pages import TEMPLATE_PAGES
 
 # Emails are shown in `<iframe sandbox srcdoc>`, which inherits this policy: their inline
 # styles and images must still load, their scripts never run, and the page runs no inline script.
@@ -48,7 +50,14 @@ def ui_router(catalog: Catalog) -> Router:
     """`/` -> `/ui/`; the pages under `/ui` (signed-in operators only); their assets under `/ui/static`."""
     pages = Router(
         path=UI_PATH,
-        route_handlers=[*PAGES, *CAMPAIGN_PAGES, *SEGMENT_PAGES, *IMPORT_PAGES],
+        route_handlers=[
+            *PAGES,
+            *CAMPAIGN_PAGES,
+            *SEGMENT_PAGES,
+            *TEMPLATE_PAGES,
+            *RECIPIENT_PAGES,
+            *IMPORT_PAGES,
+        ],
         guards=[operator_guard(catalog)],
         middleware=ui_middleware(catalog),
         exception_handlers=ui_exception_handlers(catalog),
