@@ -77,7 +77,7 @@ async def _topics(session: AsyncSession, recipient: Recipient) -> list[tuple[Top
         .where(TopicSubscription.recipient_id == recipient.id)
         .order_by(Topic.key)
     )
-    return [(topic, since) for topic, since in rows.tuples()]
+    return [(topic, since) for topic, since in rows]
 
 
 async def _suppressions(session: AsyncSession, recipient: Recipient) -> list[Suppression]:
