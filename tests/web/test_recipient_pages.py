@@ -112,7 +112,7 @@ async def test_a_recipient_page_shows_everything_known_about_them(stack: Stack) 
     assert "fcm-…cdef" in text and TOKEN not in text
     # preferences: their own choice, the defaults, a category that cannot be turned off
     marketing = text.split("News and offers")[1].split("</tr>")[0]
-    assert "Email</span>off" in marketing and "Push</span>on" in marketing
+    assert "Email</span>off, their choice" in marketing and "Push</span>on<" in marketing
     security = text.split("Security")[1].split("</tr>")[0]
     assert "cannot be turned off" in security and "always" in security
     # topics and the consent log

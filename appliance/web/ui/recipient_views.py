@@ -100,8 +100,7 @@ class AddressView:
 @dataclass(frozen=True)
 class PreferenceCell:
     channel: str
-    state: Badge
-    chosen: bool  # their own choice, not the category's default
+    state: Badge  # says "their choice" when it is not the category's default
 
 
 @dataclass(frozen=True)
@@ -187,14 +186,10 @@ def device_view(device: Device) -> DeviceView:
 
 def address_views(recipient: Recipient, suppressions: list[Suppression]) -> list[AddressView]:
     suppressed = {row.channel: row.reason for row in suppressions}
-    given = {"email": recipient.email, "sms": recipient.phone}
+    given = {("Email", "email"): recipient.email, ("Phone", "sms"): recipient.phone}
     return [
-        AddressView(
-            CHANNEL_LABELS[channel],
-            address or "none given",
-            _address_status(address, suppressed.get(channel)),
-        )
-        for channel, address in given.items()
+        AddressView(label, address or "", _address_status(address, suppressed.get(channel)))
+        for (label, channel), address in given.items()
     ]
 
 
@@ -211,16 +206,18 @@ def _suppressed(reason: str) -> Badge:
 def preference_row(setting: CategorySetting) -> PreferenceRow:
     cells = [
         PreferenceCell(
-            CHANNEL_LABELS[cell.channel.value],
-            Badge(
-                "always" if not setting.optional else "on" if cell.enabled else "off",
-                "ok" if cell.enabled else "muted",
-            ),
-            cell.chosen,
+            CHANNEL_LABELS[cell.channel.value], _preference(setting.optional, cell.enabled, cell.chosen)
         )
         for cell in setting.channels
     ]
     return PreferenceRow(setting.name, setting.rules.display_title, setting.optional, cells)
+
+
+def _preference(optional: bool, enabled: bool, chosen: bool) -> Badge:
+    if not optional:
+        return Badge("always", "ok")
+    state = "on" if enabled else "off"
+    return Badge(f"{state}, their choice" if chosen else state, "ok" if enabled else "muted")
 
 
 def topic_view(topic: Topic, since: datetime) -> TopicView:
