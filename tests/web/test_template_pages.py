@@ -139,6 +139,17 @@ async def test_a_test_send_goes_through_the_pipeline_and_lands_on_its_message_pa
     assert f'href="/ui/recipients/{recipient}"' in page.text
 
 
+async def test_the_same_send_form_submitted_twice_sends_once(stack: Stack) -> None:
+    await sign_in(stack.client)
+    origin = "/ui/templates/login_code"
+    page = await stack.client.get(origin)
+    [key] = [str(attrs["value"]) for attrs in Tags(page.text).all("input") if attrs.get("name") == "key"]
+    form = send_form(new_id(), category="security", sample='{"code": "1234"}', key=key)
+    first, again = [await submit(stack, f"{origin}/test", form, origin) for _ in range(2)]
+    assert first.headers["location"] == again.headers["location"]
+    assert await notifications(stack) == 1
+
+
 async def test_a_test_send_renders_the_variant_previewed(stack: Stack) -> None:
     await sign_in(stack.client)
     origin = "/ui/templates/newsletter"

@@ -125,12 +125,20 @@ def pickers(catalog: Catalog, template: str, chosen: Choice) -> list[Picker]:
     ]
 
 
-def test_categories(catalog: Catalog, template: str) -> list[Option]:
+def sending_categories(catalog: Catalog, template: str) -> list[Option]:
     """Categories the template can be sent in, those reaching most of its channels first."""
     usable = catalog.templates.channels(template)
     reach = {name: len(usable & set(c.channels)) for name, c in catalog.config.categories.items()}
     ranked = sorted((name for name in reach if reach[name]), key=lambda name: -reach[name])
     return [Option(name, name) for name in ranked]
+
+
+def _previews(catalog: Catalog, template: str, chosen: Choice, sample: dict[str, Any]) -> list[Preview]:
+    shown = [c for c in _channels(catalog, template) if chosen.channel in ("", c.value)]
+    return [
+        preview(catalog, template, c, locale=chosen.locale, variant=chosen.variant, sample=sample)
+        for c in shown
+    ]
 
 
 def template_page(
@@ -143,19 +151,13 @@ def template_page(
     test_send: TestSend | None,
 ) -> TemplatePage:
     chosen = choice(catalog, template, wanted)
-    sample_error, previews = "", []
     if not sample_text.strip():
         sample_text = json.dumps(default_sample(catalog, template), indent=2, ensure_ascii=False)
     try:
-        sample: dict[str, Any] = parse_sample(sample_text)
+        previews = _previews(catalog, template, chosen, parse_sample(sample_text))
+        sample_error = ""
     except RequestRejected as exc:
-        sample_error = exc.message
-    else:
-        shown = [c for c in _channels(catalog, template) if chosen.channel in ("", c.value)]
-        previews = [
-            preview(catalog, template, c, locale=chosen.locale, variant=chosen.variant, sample=sample)
-            for c in shown
-        ]
+        previews, sample_error = [], exc.message
     config = catalog.config.templates[template]
     return TemplatePage(
         layout=layout,

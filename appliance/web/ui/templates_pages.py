@@ -7,6 +7,7 @@ apart on the message page.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -26,7 +27,7 @@ from ..services import Services
 from .auth import may_change, require_change
 from .pages import layout, page
 from .template_preview import parse_sample, template_data
-from .template_views import Choice, TestSend, template_page, templates_page, test_categories
+from .template_views import Choice, TestSend, sending_categories, template_page, templates_page
 
 ServicesDep = NamedDependency[Services]
 AnyRequest = Request[Any, Any, Any]
@@ -73,7 +74,7 @@ async def send_test(
     sender = f"ui:{operator.username}"
     try:
         [result] = await submit(
-            [test_submission(services.catalog, template, values)],
+            [submission_from_form(services.catalog, template, values)],
             catalog=services.catalog,
             database=services.database,
             dispatcher=services.dispatcher,
@@ -90,7 +91,7 @@ async def send_test(
     return Redirect(f"/ui/messages/{result.notification_id}", status_code=303)
 
 
-def test_submission(catalog: Catalog, template: str, values: Mapping[str, str]) -> Submission:
+def submission_from_form(catalog: Catalog, template: str, values: Mapping[str, str]) -> Submission:
     """The send form as the API's request, checked by the same rules; RequestRejected names the field."""
     variant = values.get("variant", "")
     if variant and variant not in catalog.templates.variants(template):
@@ -101,6 +102,7 @@ def test_submission(catalog: Catalog, template: str, values: Mapping[str, str]) 
         "category": values.get("category", ""),
         "template": template,
         "data": template_data(parse_sample(values.get("sample") or "{}")),
+        **({"idempotency_key": key} if (key := values.get("key")) else {}),
     }
     try:
         request = msgspec.convert(raw, NotificationIn)
@@ -124,9 +126,10 @@ def _detail(
     catalog = services.catalog
     test_send = None
     if may_change(request):
+        # A key per form shown: sending the same form twice (a double click, a resubmit) sends once.
         test_send = TestSend(
-            categories=test_categories(catalog, template),
-            values=values,
+            categories=sending_categories(catalog, template),
+            values={"key": uuid.uuid4().hex, **values},
             error=error.message if error else "",
             error_field=error.field if error else "",
         )
