@@ -89,6 +89,7 @@ async def test_without_declared_sample_data_the_names_the_template_reads_are_fil
 async def test_the_pickers_choose_channel_locale_and_variant_and_the_data_can_be_edited(stack: Stack) -> None:
     await sign_in(stack.client)
     french = await preview(stack, "welcome", locale="fr", sample=json.dumps({"recipient": {"name": "Zoé"}}))
+    assert "Your own data" in french
     assert "Bienvenue, Zoé !" in french and "Bienvenue, Zoé" in french  # email subject and push title
     assert '<option value="fr" selected>' in french
 

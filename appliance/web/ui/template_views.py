@@ -8,13 +8,17 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ...catalog import Catalog
 from ...config.schema import Channel
 from ...errors import RequestRejected
 from .template_preview import Preview, default_sample, parse_sample, preview
 from .views import CHANNEL_LABELS, Layout, Option
+
+
+#: Where the sample data came from: typed in the form, declared in the config, or derived from the template.
+SampleOrigin = Literal["typed", "declared", "derived"]
 
 
 @dataclass(frozen=True)
@@ -69,9 +73,7 @@ class TemplatePage:
     choice: Choice
     pickers: list[Picker]
     sample_json: str
-    sample_declared: (
-        bool  # the config gives sample data; otherwise it is made up from what the template reads
-    )
+    sample_origin: SampleOrigin
     sample_error: str
     previews: list[Preview]
     test_send: TestSend | None  # None for a role that may not send
@@ -151,14 +153,15 @@ def template_page(
     test_send: TestSend | None,
 ) -> TemplatePage:
     chosen = choice(catalog, template, wanted)
-    if not sample_text.strip():
+    config = catalog.config.templates[template]
+    origin: SampleOrigin = "typed" if sample_text.strip() else "declared" if config.sample_data else "derived"
+    if origin != "typed":
         sample_text = json.dumps(default_sample(catalog, template), indent=2, ensure_ascii=False)
     try:
         previews = _previews(catalog, template, chosen, parse_sample(sample_text))
         sample_error = ""
     except RequestRejected as exc:
         previews, sample_error = [], exc.message
-    config = catalog.config.templates[template]
     return TemplatePage(
         layout=layout,
         name=template,
@@ -167,7 +170,7 @@ def template_page(
         choice=chosen,
         pickers=pickers(catalog, template, chosen),
         sample_json=sample_text,
-        sample_declared=bool(config.sample_data),
+        sample_origin=origin,
         sample_error=sample_error,
         previews=previews,
         test_send=test_send,
