@@ -16,7 +16,6 @@ from ...errors import RequestRejected
 from .template_preview import Preview, default_sample, parse_sample, preview
 from .views import CHANNEL_LABELS, Layout, Option
 
-
 #: Where the sample data came from: typed in the form, declared in the config, or derived from the template.
 SampleOrigin = Literal["typed", "declared", "derived"]
 
