@@ -50,7 +50,7 @@ async def submit(
             continue
         try:
             request = accept(item.request, catalog, caller=caller, idempotency_key=item.idempotency_key)
-            accepted.append(replace(request, variant=item.variant))
+            accepted.append(replace(request, variant=item.variant) if item.variant else request)
             results.append(None)
         except RequestRejected as exc:
             results.append(exc)
