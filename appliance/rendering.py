@@ -21,6 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .config.schema import Channel, ChannelOverrides, ChannelParts, Source, TemplateConfig
 from .errors import RenderError
+from .template_uses import Uses
 
 _HTML_FIELDS = frozenset({"html"})
 FieldTemplates = dict[str, jinja2.Template | dict[str, jinja2.Template]]
@@ -42,6 +43,7 @@ class TemplateCatalog:
         # (template, variant, locale, channel) -> only the fields that variant overrides
         self._overrides: dict[tuple[str, str, str | None, Channel], FieldTemplates] = {}
         self._weights: dict[str, dict[str, int]] = {}
+        self._uses: dict[str, Uses] = {}
         self._text_env = _environment(autoescape=False)
         self._html_env = _environment(autoescape=True)
 
@@ -105,7 +107,9 @@ class TemplateCatalog:
             text = (
                 source.inline if source.file is None else (base_dir / source.file).read_text(encoding="utf-8")
             )
-            return environment.from_string(text or "")
+            ast = environment.parse(text or "")
+            self._uses.setdefault(str(path[1]), Uses()).add(ast)  # path: ("templates", name, ...)
+            return environment.from_string(ast)
         except OSError as exc:
             problems.append((path, f"cannot read template file {source.file!r}: {exc.strerror}"))
         except jinja2.TemplateSyntaxError as exc:
@@ -124,6 +128,10 @@ class TemplateCatalog:
         """Variant name -> weight (0 included); empty when the template runs no A/B test."""
         return dict(self._weights.get(template, {}))
 
+    def uses(self, template: str) -> Uses:
+        """What the template reads, over all its locales, variants and channels."""
+        return self._uses.get(template, Uses())
+
     def render(
         self,
         template: str,
@@ -140,19 +148,17 @@ class TemplateCatalog:
         if variant is not None:
             compiled = {**compiled, **self._variant_fields(template, variant, channel, locale)}
         where = channel.value if variant is None else f"{channel.value}, variant {variant}"
-        try:
-            return {
-                field: {key: part.render(context) for key, part in value.items()}
-                if isinstance(value, dict)
-                else value.render(context)
-                for field, value in compiled.items()
-            }
-        except jinja2.UndefinedError as exc:
-            raise RenderError(f"template {template!r} ({where}): {exc.message}") from exc
-        except jinja2.exceptions.SecurityError as exc:
-            raise RenderError(f"template {template!r} ({where}) did something unsafe: {exc}") from exc
-        except Exception as exc:  # a filter or expression failed on this data
-            raise RenderError(f"template {template!r} ({where}): {type(exc).__name__}: {exc}") from exc
+        rendered: dict[str, Any] = {}
+        for field, value in compiled.items():
+            try:
+                rendered[field] = (
+                    {key: part.render(context) for key, part in value.items()}
+                    if isinstance(value, dict)
+                    else value.render(context)
+                )
+            except Exception as exc:  # an undefined name, a sandbox refusal, a filter failing on this data
+                raise _render_error(f"template {template!r} ({where}, {field}{_line(exc)})", exc) from exc
+        return rendered
 
     def _pick(self, template: str, channel: Channel, locale: str | None) -> FieldTemplates | None:
         for candidate in locale_candidates(locale):
@@ -174,6 +180,24 @@ class TemplateCatalog:
         for candidate in reversed(list(locale_candidates(locale))):
             fields.update(self._overrides.get((template, variant, candidate, channel), {}))
         return fields
+
+
+def _render_error(place: str, exc: Exception) -> RenderError:
+    if isinstance(exc, jinja2.UndefinedError):
+        return RenderError(f"{place}: {exc.message}")
+    if isinstance(exc, jinja2.exceptions.SecurityError):
+        return RenderError(f"{place} did something unsafe: {exc}")
+    return RenderError(f"{place}: {type(exc).__name__}: {exc}")
+
+
+def _line(exc: Exception) -> str:
+    """`, line N` of the template: Jinja2 rewrites tracebacks so its frames carry template lines."""
+    line, frame = None, exc.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_filename == "<template>":
+            line = frame.tb_lineno
+        frame = frame.tb_next
+    return f", line {line}" if line else ""
 
 
 def locale_candidates(locale: str | None) -> Iterator[str | None]:

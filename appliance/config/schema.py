@@ -379,6 +379,8 @@ class VariantConfig(ChannelOverrides):
 
 class TemplateConfig(ChannelParts):
     description: str = ""
+    # What the operator UI previews the template with; without it, placeholders for what it reads.
+    sample_data: dict[str, Any] = {}
     locales: dict[str, ChannelParts] = {}
     variants: dict[VariantName, VariantConfig] = {}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -36,12 +37,7 @@ def compose(
     """
     channel = Channel(claimed.channel)
     recipient = claimed.recipient
-    context: dict[str, Any] = {
-        **claimed.data,
-        "data": claimed.data,
-        "recipient": recipient.template_context(),
-        **(links.context() if links else {}),
-    }
+    context = template_context(claimed.data, recipient.template_context(), links.context() if links else {})
     fields = templates.render(claimed.template, channel, recipient.locale, context, variant=claimed.variant)
     envelope = Envelope(
         delivery_id=str(claimed.delivery_id),
@@ -82,6 +78,13 @@ def compose(
             )
         case Channel.WEBHOOK:
             return WebhookMessage(envelope, fields["text"])
+
+
+def template_context(
+    data: Mapping[str, Any], recipient: Mapping[str, Any], links: Mapping[str, str]
+) -> dict[str, Any]:
+    """What a template sees: the data's keys at the top and under `data`, the recipient, the opt-out links."""
+    return {**data, "data": data, "recipient": recipient, **links}
 
 
 def _required(value: str | None, what: str) -> str:

@@ -7,7 +7,7 @@ Used by the single and batch API alike, so they cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import update
 
@@ -26,6 +26,7 @@ from .store import Dispatch, Occasion, Stored, store
 class Submission:
     request: NotificationIn
     idempotency_key: str | None = None
+    variant: str | None = None  # render this A/B variant (a test send); otherwise the template as written
 
 
 async def submit(
@@ -35,8 +36,12 @@ async def submit(
     database: Database,
     dispatcher: Dispatcher,
     caller: str,
+    source: str | None = None,
 ) -> list[Stored | RequestRejected]:
-    """Answer every submission in order; already-rejected items pass through untouched."""
+    """Answer every submission in order; already-rejected items pass through untouched.
+
+    `source` is what the notification records as its sender: `api:<caller>` unless given.
+    """
     results: list[Stored | RequestRejected | None] = []
     accepted: list[Accepted] = []
     for item in submissions:
@@ -44,9 +49,8 @@ async def submit(
             results.append(item)
             continue
         try:
-            accepted.append(
-                accept(item.request, catalog, caller=caller, idempotency_key=item.idempotency_key)
-            )
+            request = accept(item.request, catalog, caller=caller, idempotency_key=item.idempotency_key)
+            accepted.append(replace(request, variant=item.variant) if item.variant else request)
             results.append(None)
         except RequestRejected as exc:
             results.append(exc)
@@ -56,7 +60,7 @@ async def submit(
             database,
             accepted,
             Occasion(
-                source=f"api:{caller}",
+                source=source or f"api:{caller}",
                 now=now,
                 queue_lease=catalog.config.delivery.queue_lease,
                 policy=catalog.config.policy,

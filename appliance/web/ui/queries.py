@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import raiseload, selectinload
 
 from ...db.engine import Database
@@ -64,6 +64,12 @@ class Cursor:
 
     def encode(self) -> str:
         return f"{(self.created_at - _EPOCH) // timedelta(microseconds=1)}_{self.id.hex}"
+
+    def older(
+        self, created_at: ColumnElement[datetime], row_id: ColumnElement[uuid.UUID]
+    ) -> ColumnElement[bool]:
+        """The condition for rows after this one in newest-first order."""
+        return or_(created_at < self.created_at, and_(created_at == self.created_at, row_id < self.id))
 
     @classmethod
     def decode(cls, raw: str | None) -> Cursor | None:
@@ -122,12 +128,7 @@ async def recent_notifications(
     if filters.until:
         query = query.where(Notification.created_at < filters.until)
     if before is not None:
-        query = query.where(
-            or_(
-                Notification.created_at < before.created_at,
-                and_(Notification.created_at == before.created_at, Notification.id < before.id),
-            )
-        )
+        query = query.where(before.older(Notification.created_at, Notification.id))
     async with database.sessions() as session:
         return list(await session.scalars(query))
 

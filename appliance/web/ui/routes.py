@@ -27,8 +27,10 @@ from .imports import IMPORT_PAGES
 from .inbox import INBOX_PAGES
 from .operations import OPERATION_PAGES
 from .pages import PAGES
+from .recipients import RECIPIENT_PAGES
 from .segments import SEGMENT_PAGES
 from .sign_in import SIGN_IN_PAGES
+from .templates_pages import TEMPLATE_PAGES
 
 # Emails are shown in `<iframe sandbox srcdoc>`, which inherits this policy: their inline
 # styles and images must still load, their scripts never run, and the page runs no inline script.
@@ -62,6 +64,8 @@ def ui_router(catalog: Catalog) -> Router:
             *EXPORT_PAGES,
             *CAMPAIGN_PAGES,
             *SEGMENT_PAGES,
+            *TEMPLATE_PAGES,
+            *RECIPIENT_PAGES,
             *IMPORT_PAGES,
             *OPERATION_PAGES,
             *CONFIG_PAGES,

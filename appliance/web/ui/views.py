@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from ...db.models import Attempt, Delivery, DeliveryEvent, DeliveryStatus, Notification, SandboxMessage
 from ...pipeline.status import notification_status
@@ -230,6 +230,10 @@ def messages_url(filters: MessageFilters, before: Cursor | None = None, *, path:
     return path + (f"?{urlencode(params)}" if params else "")
 
 
+def recipient_url(external_id: str) -> str:
+    return f"/ui/recipients/{quote(external_id, safe='')}"
+
+
 def attempt_view(number: int, attempt: Attempt) -> AttemptView:
     return AttemptView(
         number=number,
@@ -305,7 +309,7 @@ def detail_page(layout: Layout, notification: Notification, captured: list[Sandb
         data_json=json.dumps(notification.data, indent=2, ensure_ascii=False, sort_keys=True),
         deliveries=[delivery_view(d) for d in notification.deliveries],
         captured=[captured_view(row) for row in captured],
-        recipient_url=messages_url(MessageFilters(recipient=recipient)),
+        recipient_url=recipient_url(recipient),
     )
 
 
