@@ -40,11 +40,11 @@ def epoch_bucket(moment: ColumnElement[datetime], size: timedelta, dialect: str)
     return cast(func.strftime("%s", moment), Integer) // seconds * seconds
 
 
-def _engaged(kind: str) -> ColumnElement[int]:
+def _engaged(*kinds: str) -> ColumnElement[int]:
     # Machine-made opens and clicks (mail proxies, link scanners) are left out, as on campaign pages.
     found = exists().where(
         DeliveryEvent.delivery_id == Delivery.id,
-        DeliveryEvent.kind == kind,
+        DeliveryEvent.kind.in_(kinds),
         DeliveryEvent.automated.is_(None),
     )
     return case((found, 1), else_=0)
@@ -59,7 +59,7 @@ def live(start: datetime, end: datetime, category: str | None = None) -> Select[
             Delivery.channel.label("channel"),
             Delivery.status.label("status"),
             literal(1).label("deliveries"),
-            _engaged("opened").label("opened"),
+            _engaged("opened", "read").label("opened"),  # an in-app message is opened by being read
             _engaged("clicked").label("clicked"),
         )
         .join(Notification, Notification.id == Delivery.notification_id)

@@ -3,9 +3,11 @@
     sent       the provider took it (sent, delivered, bounced, complained)
     delivered  sent and not bounced: providers without delivery reports count as delivered
     opened     email delivered and opened at least once by a person; clicked likewise
+    read       in-app messages delivered and read in the inbox at least once
 
-Opens and clicks are tracked in email only, so their rates divide by delivered email; the
-other rates divide by everything sent, or delivered, on every channel.
+Opens and clicks are tracked in email only, so their rates divide by delivered email; reads
+divide by delivered in-app messages; the other rates divide by everything sent, or delivered,
+on every channel.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from .counting import Count
 
 FAILED = (DeliveryStatus.FAILED, DeliveryStatus.DEAD)
 TRACKED_CHANNEL = "email"
+INBOX_CHANNEL = "in_app"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class Funnel:
     opened: int = 0
     clicked: int = 0
     unsubscribed: int = 0
+    in_app_delivered: int = 0
+    read: int = 0
 
     @property
     def delivered(self) -> int:
@@ -56,6 +61,10 @@ class Funnel:
     def unsubscribe_rate(self) -> float | None:
         return ratio(self.unsubscribed, self.delivered)
 
+    @property
+    def read_rate(self) -> float | None:
+        return ratio(self.read, self.in_app_delivered)
+
 
 def ratio(part: int, whole: int) -> float | None:
     """None when there is nothing to divide by: a rate of no messages is unknown, not 0%."""
@@ -63,7 +72,7 @@ def ratio(part: int, whole: int) -> float | None:
 
 
 def funnel(counts: Iterable[Count], *, unsubscribed: int = 0) -> Funnel:
-    deliveries = sent = bounced = failed = email_delivered = opened = clicked = 0
+    deliveries = sent = bounced = failed = email_delivered = opened = clicked = in_app_delivered = read = 0
     for count in counts:
         deliveries += count.deliveries
         if count.status in FAILED:
@@ -77,4 +86,18 @@ def funnel(counts: Iterable[Count], *, unsubscribed: int = 0) -> Funnel:
             email_delivered += count.deliveries
             opened += count.opened
             clicked += count.clicked
-    return Funnel(deliveries, sent, bounced, failed, email_delivered, opened, clicked, unsubscribed)
+        elif count.channel == INBOX_CHANNEL:
+            in_app_delivered += count.deliveries
+            read += count.opened
+    return Funnel(
+        deliveries,
+        sent,
+        bounced,
+        failed,
+        email_delivered,
+        opened,
+        clicked,
+        unsubscribed,
+        in_app_delivered,
+        read,
+    )

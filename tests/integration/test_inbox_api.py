@@ -215,3 +215,18 @@ async def test_the_operators_own_site_may_call_the_inbox_and_others_may_not(clie
         assert (asked.headers.get("access-control-allow-origin") == origin) is allowed
         assert (listed.headers.get("access-control-allow-origin") == origin) is allowed
         assert "access-control-allow-credentials" not in listed.headers  # no cookie of ours goes along
+
+
+async def test_reads_count_in_the_analytics_as_the_in_app_read_rate(client: AsyncTestClient) -> None:
+    reader, other = new_recipient(), new_recipient()
+    await comment(client, reader)
+    await comment(client, other)
+    [message] = (await inbox(client, reader))["messages"]
+    await client.patch(
+        f"/v1/inbox/{reader}/messages/{message['id']}", json={"read": True}, headers=token(reader)
+    )
+
+    for window in ("1h", "24h"):  # counted live, and from the rollup
+        total = (await client.get(f"/v1/analytics/overview?range={window}", headers=AUTH)).json()["total"]
+        assert (total["in_app_delivered"], total["read"], total["read_rate"]) == (2, 1, 0.5)
+        assert total["opened"] == 0  # email's open rate is not touched by inbox reads

@@ -40,6 +40,9 @@ class FunnelOut(msgspec.Struct):
     open_rate: float | None
     click_rate: float | None
     unsubscribe_rate: float | None
+    in_app_delivered: int  # what the read rate divides by
+    read: int  # in-app messages read in the inbox
+    read_rate: float | None
 
 
 class WindowOut(msgspec.Struct):
@@ -153,6 +156,9 @@ def funnel_out(f: Funnel) -> FunnelOut:
         open_rate=_rounded(f.open_rate),
         click_rate=_rounded(f.click_rate),
         unsubscribe_rate=_rounded(f.unsubscribe_rate),
+        in_app_delivered=f.in_app_delivered,
+        read=f.read,
+        read_rate=_rounded(f.read_rate),
     )
 
 

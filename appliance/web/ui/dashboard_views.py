@@ -111,6 +111,7 @@ def tiles(total: Funnel) -> list[Tile]:
             rate(total.unsubscribe_rate).text,
             f"{total.unsubscribed:,} opt-outs",
         ),
+        Tile("read", "In-app read rate", rate(total.read_rate).text, f"{total.read:,} of delivered in-app"),
     ]
 
 
