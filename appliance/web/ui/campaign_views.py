@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from operator import attrgetter
 
+from ...analytics.campaign_timeline import STEPS, Timeline
+from ...analytics.charts import BarChart, Series, stacked_bars
 from ...campaigns.audience import describe
 from ...campaigns.engagement import REACHED
 from ...campaigns.progress import Progress
 from ...campaigns.significance import compare, rate
 from ...db.models import Campaign, CampaignState, DeliveryStatus
+from .dashboard_views import bucket_label
 from .views import Badge, Layout, Option, Stamp, stamp
 
 _STATE_TONES = {
@@ -136,6 +139,7 @@ class CampaignPage:
     message: str = ""
     engagement_tracked: bool = False
     winner: str | None = None
+    timeline: list[BarChart] = field(default_factory=list)  # first opens and clicks over time
 
 
 #: variant -> {"reached", "opened", "clicked"}: unique recipients (campaigns/engagement.py)
@@ -161,6 +165,7 @@ def campaign_page(
     engagement: Engagement,
     may_change: bool,
     message: str = "",
+    timeline: Timeline | None = None,
 ) -> CampaignPage:
     going = campaign.state in (CampaignState.SCHEDULED, CampaignState.SENDING, CampaignState.TESTING)
     variants = funnels(weights, found, engagement)
@@ -182,6 +187,7 @@ def campaign_page(
         refresh_s=REFRESH_S if going or _waiting(found.statuses) else None,
         message=message,
         engagement_tracked=any(e.get("opened") or e.get("clicked") for e in engagement.values()),
+        timeline=timeline_charts(timeline, [f.name for f in variants]) if timeline else [],
         winner=campaign.winner,
     )
 
@@ -303,3 +309,23 @@ def _percent(part: int, whole: int) -> int:
 
 def _rate_text(part: int, whole: int) -> str:
     return f"{100 * rate(part, whole):.1f}%" if whole else "—"
+
+
+VARIANT_COLORS = ["#3a55e0", "#0f8a7a", "#c26d00", "#8b46d6", "#c0396b", "#56677a"]
+_STEP_TITLES = {"opened": "First opens per variant", "clicked": "First clicks per variant"}
+
+
+def timeline_charts(found: Timeline, variants: list[str]) -> list[BarChart]:
+    """One chart per funnel step that anyone has reached yet, a bar per bucket stacked by variant."""
+    names = variants or [""]
+    series = [
+        Series(name, name or "All", VARIANT_COLORS[i % len(VARIANT_COLORS)]) for i, name in enumerate(names)
+    ]
+    labels = [bucket_label(start, found.bucket) for start in found.starts]
+    return [
+        stacked_bars(
+            f"timeline-{step}", _STEP_TITLES[step], labels, found.counts[step], series, unit="people"
+        )
+        for step in STEPS
+        if any(found.counts[step])
+    ]

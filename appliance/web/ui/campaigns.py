@@ -22,6 +22,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ...analytics.campaign_timeline import timeline
 from ...audiences.segments import list_segments
 from ...campaigns import operations
 from ...campaigns.audience import audience_size
@@ -129,6 +130,9 @@ async def campaign_detail(
             engagement=await engagement(session, campaign_id),
             may_change=may_change(request),
             message=NOTICES.get(notice, ""),
+            timeline=await timeline(session, campaign_id, campaign.started_at, utcnow())
+            if campaign.started_at
+            else None,
         )
     return Template(template_name="campaign.html", context={"page": view})
 
