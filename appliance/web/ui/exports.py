@@ -20,7 +20,7 @@ from ...pipeline.status import notification_status
 from ..services import Services
 from .campaign_views import VariantFunnel, funnels
 from .csv_export import Value, csv_download
-from .queries import Cursor, MessageFilters, read_filters, recent_notifications
+from .queries import MESSAGE_FILTERS, AskedFilters, Cursor, MessageFilters, recent_notifications
 
 ServicesDep = NamedDependency[Services]
 Text = Annotated[str, Parameter(max_length=255)]
@@ -29,18 +29,10 @@ MESSAGE_COLUMNS = ["created_at", "id", "recipient", "category", "template", "sta
 FUNNEL_COLUMNS = ["variant", "weight", "recipients", "sent", "delivered", "reached", "opened", "clicked"]
 
 
-@get("/messages/export", name="ui:messages-export")
-async def messages_export(
-    services: ServicesDep,
-    recipient: Text = "",
-    category: Text = "",
-    status: Text = "",
-    id: Text = "",
-    since: Text = "",
-    until: Text = "",
-) -> Stream:
-    filters, _ = read_filters(recipient, category, status, id, since, until)  # the page said what was wrong
-    return csv_download("messages.csv", MESSAGE_COLUMNS, _message_rows(services, filters))
+@get("/messages/export", name="ui:messages-export", dependencies=MESSAGE_FILTERS)
+async def messages_export(services: ServicesDep, asked: AskedFilters) -> Stream:
+    # Values that could not be read are left out, as on the page, which said so.
+    return csv_download("messages.csv", MESSAGE_COLUMNS, _message_rows(services, asked.filters))
 
 
 async def _message_rows(services: Services, filters: MessageFilters) -> AsyncIterator[Sequence[Value]]:

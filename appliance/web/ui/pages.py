@@ -21,11 +21,12 @@ from ..services import Services
 from .auth import DEFAULT_NEXT, Operator
 from .guidance import first_send_command, sandbox_channels
 from .queries import (
+    MESSAGE_FILTERS,
     PAGE_SIZE,
+    AskedFilters,
     Cursor,
     captured_for,
     notification_by_id,
-    read_filters,
     recent_notifications,
 )
 from .views import (
@@ -62,19 +63,11 @@ async def home() -> Redirect:
     return Redirect(DEFAULT_NEXT)
 
 
-@get("/messages", name="ui:messages")
+@get("/messages", name="ui:messages", dependencies=MESSAGE_FILTERS)
 async def messages(
-    request: AnyRequest,
-    services: ServicesDep,
-    recipient: Text = "",
-    category: Text = "",
-    status: Text = "",
-    id: Text = "",
-    since: Text = "",
-    until: Text = "",
-    before: Text = "",
+    request: AnyRequest, services: ServicesDep, asked: AskedFilters, before: Text = ""
 ) -> Template:
-    filters, errors = read_filters(recipient, category, status, id, since, until)
+    filters, errors = asked.filters, asked.errors
     cursor = Cursor.decode(before)
     rows = await recent_notifications(services.database, filters, before=cursor, limit=PAGE_SIZE + 1)
     older = rows[PAGE_SIZE - 1] if len(rows) > PAGE_SIZE else None

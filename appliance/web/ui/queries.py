@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
+from litestar.di import Provide
+from litestar.params import Parameter
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import raiseload, selectinload
 
@@ -14,6 +16,7 @@ from ...db.engine import Database
 from ...db.models import Delivery, Notification, Recipient, SandboxMessage
 
 PAGE_SIZE = 50
+Text = Annotated[str, Parameter(max_length=255)]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -81,10 +84,21 @@ class Cursor:
             return None
 
 
-def read_filters(
-    recipient: str, category: str, status: str, id: str, since: str, until: str
-) -> tuple[MessageFilters, list[str]]:
-    """The filters as typed; a value that cannot be read is left out and said why."""
+@dataclass(frozen=True)
+class AskedFilters:
+    filters: MessageFilters
+    errors: list[str]  # values that could not be read, and why: they were left out
+
+
+def asked_filters(
+    recipient: Text = "",
+    category: Text = "",
+    status: Text = "",
+    id: Text = "",
+    since: Text = "",
+    until: Text = "",
+) -> AskedFilters:
+    """The filters as typed in the query string (a dependency of every messages view)."""
     errors: list[str] = []
     values: dict[str, Any] = {}
     try:
@@ -96,7 +110,12 @@ def read_filters(
             values[name] = parse_moment(raw)
         except ValueError:
             errors.append(f"{label}: {raw!r} is not a date and time.")
-    return MessageFilters(recipient=recipient.strip(), category=category, status=status, **values), errors
+    filters = MessageFilters(recipient=recipient.strip(), category=category, status=status, **values)
+    return AskedFilters(filters, errors)
+
+
+#: `asked: AskedFilters` in a handler: the messages filters from its query string.
+MESSAGE_FILTERS = {"asked": Provide(asked_filters, sync_to_thread=False)}
 
 
 async def recent_notifications(
