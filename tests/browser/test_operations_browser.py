@@ -57,6 +57,14 @@ def test_a_viewer_looks_and_an_admin_retries_a_dead_letter(
         expect(viewer.get_by_role("button", name="Reload the configuration")).to_have_count(0)
         assert "clarion-demo-key" not in viewer.content()
         shoot(viewer, viewport, "configuration")
+        for name, heading in (
+            ("segments", "Segments"),
+            ("import", "Import recipients"),
+            ("categories", "Categories"),
+        ):
+            viewer.get_by_role("link", name=heading.split()[0], exact=True).click()
+            expect(viewer.get_by_role("heading", level=1)).to_have_text(heading)
+            shoot(viewer, viewport, name)
         assert errors == []
         viewer.close()
 

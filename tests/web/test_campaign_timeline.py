@@ -32,5 +32,5 @@ async def test_the_campaign_page_charts_first_opens_per_variant_over_time(stack:
     assert opened == again > 0
     page = await stack.client.get(f"/ui/campaigns/{campaign_id}")
     assert "First opens per variant" in page.text and "First clicks per variant" not in page.text
-    desc = page.text.split("-desc\">", 1)[1].split("</desc>", 1)[0]
+    desc = page.text.split('-desc">', 1)[1].split("</desc>", 1)[0]
     assert desc.startswith(f"{opened:,} people from") and f": B {opened:,}." in desc, desc
