@@ -53,7 +53,10 @@ async def take_slot(
 ) -> FrequencyCap | None:
     """Take the notification's slot (its other channels share it); the cap reached if none is left."""
     async with database.transaction() as session:
-        await session.execute(select(Recipient.id).where(Recipient.id == pair[0]).with_for_update())
+        # FOR NO KEY UPDATE: excludes another slot-taker, but not a transaction inserting a row that
+        # refers to this recipient (a new notification, a campaign batch), which FOR UPDATE would.
+        locked = select(Recipient.id).where(Recipient.id == pair[0]).with_for_update(key_share=True)
+        await session.execute(locked)
         holds = await session.scalar(
             select(Notification.counted_at).where(Notification.id == notification_id)
         )

@@ -1,0 +1,75 @@
+"""Frequency-cap slots on PostgreSQL: two workers taking the last slot of a recipient at the same
+moment cannot both get it, and a notification inserted for that recipient meanwhile is not held
+up by the slot's row lock."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from appliance.db.engine import Database
+from appliance.db.migrate import upgrade
+from appliance.db.models import Notification, Recipient
+from appliance.db.types import utcnow
+from appliance.preferences.frequency import parse_caps
+from appliance.preferences.slots import take_slot
+
+UTC = ZoneInfo("UTC")
+
+
+def notification(recipient_id: uuid.UUID) -> Notification:
+    return Notification(
+        recipient_id=recipient_id, category="marketing", template="newsletter", priority="bulk", source="test"
+    )
+
+
+async def test_of_two_workers_taking_the_last_slot_at_once_only_one_gets_it(pg_url: str) -> None:
+    upgrade(pg_url)
+    database = Database(pg_url)
+    try:
+        async with database.transaction() as session:
+            recipient = Recipient(external_id=f"r-{uuid.uuid4().hex[:8]}")
+            session.add(recipient)
+            await session.flush()
+            first, second = notification(recipient.id), notification(recipient.id)
+            session.add_all([first, second])
+        caps, now = parse_caps("1/day"), utcnow()
+        pair = (recipient.id, "marketing")
+        results = await asyncio.gather(
+            *(take_slot(database, n.id, pair, caps, UTC, now) for n in (first, second))
+        )
+        assert sorted(r is None for r in results) == [False, True]  # one slot taken, one cap reached
+
+        async with database.sessions() as session:
+            counted = list(
+                await session.scalars(
+                    select(Notification.counted_at).where(Notification.recipient_id == recipient.id)
+                )
+            )
+        assert sum(at is not None for at in counted) == 1
+    finally:
+        await database.dispose()
+
+
+async def test_a_new_notification_for_the_recipient_does_not_wait_for_the_slot_lock(pg_url: str) -> None:
+    upgrade(pg_url)
+    database = Database(pg_url)
+    try:
+        async with database.transaction() as session:
+            recipient = Recipient(external_id=f"r-{uuid.uuid4().hex[:8]}")
+            session.add(recipient)
+        async with database.transaction() as holding:  # a slot-taker's lock, held open
+            await holding.execute(
+                select(Recipient.id).where(Recipient.id == recipient.id).with_for_update(key_share=True)
+            )
+
+            async def insert() -> None:
+                async with database.transaction() as session:
+                    session.add(notification(recipient.id))
+
+            await asyncio.wait_for(insert(), timeout=5)  # FOR UPDATE would block this until the commit
+    finally:
+        await database.dispose()
