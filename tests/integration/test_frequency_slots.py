@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from appliance.db.engine import Database
@@ -18,6 +20,21 @@ from appliance.preferences.frequency import parse_caps
 from appliance.preferences.slots import take_slot
 
 UTC = ZoneInfo("UTC")
+
+
+@pytest.fixture
+async def database(pg_url: str) -> AsyncIterator[Database]:
+    upgrade(pg_url)
+    opened = Database(pg_url)
+    yield opened
+    await opened.dispose()
+
+
+async def new_recipient(database: Database) -> Recipient:
+    async with database.transaction() as session:
+        recipient = Recipient(external_id=f"r-{uuid.uuid4().hex[:8]}")
+        session.add(recipient)
+    return recipient
 
 
 def notification(recipient_id: uuid.UUID) -> Notification:
@@ -54,22 +71,16 @@ async def test_of_two_workers_taking_the_last_slot_at_once_only_one_gets_it(pg_u
         await database.dispose()
 
 
-async def test_a_new_notification_for_the_recipient_does_not_wait_for_the_slot_lock(pg_url: str) -> None:
-    upgrade(pg_url)
-    database = Database(pg_url)
-    try:
+async def test_a_new_notification_for_the_recipient_does_not_wait_for_the_slot_lock(
+    database: Database,
+) -> None:
+    recipient = await new_recipient(database)
+
+    async def insert() -> None:
         async with database.transaction() as session:
-            recipient = Recipient(external_id=f"r-{uuid.uuid4().hex[:8]}")
-            session.add(recipient)
-        async with database.transaction() as holding:  # a slot-taker's lock, held open
-            await holding.execute(
-                select(Recipient.id).where(Recipient.id == recipient.id).with_for_update(key_share=True)
-            )
+            session.add(notification(recipient.id))
 
-            async def insert() -> None:
-                async with database.transaction() as session:
-                    session.add(notification(recipient.id))
-
-            await asyncio.wait_for(insert(), timeout=5)  # FOR UPDATE would block this until the commit
-    finally:
-        await database.dispose()
+    async with database.transaction() as holding:  # a slot-taker's lock, held open
+        lock = select(Recipient.id).where(Recipient.id == recipient.id).with_for_update(key_share=True)
+        await holding.execute(lock)
+        await asyncio.wait_for(insert(), timeout=5)  # FOR UPDATE would block this until the commit
