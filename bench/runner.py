@@ -1,0 +1,360 @@
+"""Runs the baselines and scenarios in order on one set of services, and makes the table."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import psycopg
+
+from appliance.db.migrate import upgrade
+
+from . import baselines, services
+from .report import Row, medians, table
+from .scenarios import delivery, ingest
+from .scenarios.requests import RECIPIENTS
+
+ALL = frozenset({"A", "B", "C", "G1", "G2", "G3", "G7"})
+
+
+@dataclass(frozen=True)
+class Plan:
+    runs: int
+    load_s: float  # each G1/G2/B/C run
+    e2e_s: float  # each G3/G7 run, after the warm-up
+    warmup_s: float
+    noop_messages: int
+    connections: int = 64  # G1, B and C
+    batch_size: int = 500
+    batch_connections: int = 4
+    workers: int = 2  # `clarion worker` processes in G3: one per core
+    worker_threads: int = 16  # enough sends in flight for a 20 ms provider
+    backlog: int = 4000
+    scenarios: frozenset[str] = field(default=ALL)
+
+    @classmethod
+    def full(cls) -> Plan:
+        return cls(runs=3, load_s=10, e2e_s=20, warmup_s=3, noop_messages=20_000)
+
+    @classmethod
+    def smoke(cls) -> Plan:
+        return cls(
+            runs=1,
+            load_s=1,
+            e2e_s=1,
+            warmup_s=0.5,
+            noop_messages=300,
+            connections=4,
+            batch_size=20,
+            batch_connections=1,
+            workers=1,
+            worker_threads=4,
+            backlog=200,
+        )
+
+    def with_runs(self, runs: int) -> Plan:
+        return replace(self, runs=runs)
+
+    def with_duration(self, seconds: float) -> Plan:
+        return replace(self, load_s=seconds, e2e_s=seconds)
+
+    def only(self, names: set[str]) -> Plan:
+        return replace(self, scenarios=frozenset(names) & ALL)
+
+    def repeat(self, run: Callable[[], dict[str, float]]) -> dict[str, float]:
+        return medians([run() for _ in range(self.runs)])
+
+
+def run_all(plan: Plan, workdir: Path) -> str:
+    rows: list[Row] = []
+    notes: list[str] = [
+        f"G1, B, C: {plan.connections} connections, {plan.load_s:g} s a run; G2: {plan.batch_size} per "
+        f"request, {plan.batch_connections} connections; G3/G7: {plan.e2e_s:g} s a run after "
+        f"{plan.warmup_s:g} s warm-up, backlog kept under {plan.backlog:,}; G3 with {plan.workers} "
+        f"`clarion worker` processes × {plan.worker_threads} threads; one `clarion serve` process.",
+    ]
+    figures: dict[str, dict[str, float]] = {}
+    with services.database() as url, services.redis_namespace() as namespace, services.processes() as running:
+        upgrade(url)
+        services.seed_recipients(url, RECIPIENTS)
+        hooks = {
+            0: services.fake_provider(running, workdir),
+            20: services.fake_provider(running, workdir, delay_ms=20),
+        }
+        _baselines(plan, workdir, url, hooks[0], figures)
+        env = services.clarion_env(services.psycopg_url(url), f"{hooks[0]}/hook", namespace)
+        if plan.scenarios & {"G1", "G2", "G3"}:
+            base, api = services.serve(running, workdir, env)
+            _ingest(plan, base, figures)
+            _park_backlog(url, namespace)
+            if "G3" in plan.scenarios:
+                for delay_ms, hook in hooks.items():
+                    worker_env = {**env, "HOOK_URL": f"{hook}/hook"}
+                    figures[f"G3 {delay_ms}"] = _e2e_scaled(
+                        plan, running, workdir, worker_env, base, hook, url
+                    )
+            figures["API"] = {"rss MB": services.rss_mb(api.pid)}
+    if "G7" in plan.scenarios:
+        figures.update(_embedded(plan, workdir))
+    rows = _rows(plan, figures)
+    notes += _memory_notes(figures)
+    return table(rows, runs=plan.runs, notes=notes)
+
+
+def _baselines(plan: Plan, workdir: Path, url: str, hook: str, figures: dict[str, dict[str, float]]) -> None:
+    if "A" in plan.scenarios:
+        figures["A"] = plan.repeat(lambda: {"msg/s": baselines.noop_rate(plan.noop_messages)})
+    if "B" in plan.scenarios:
+        figures["B"] = plan.repeat(
+            lambda: _load_figures(
+                baselines.insert_endpoint(workdir, url, connections=plan.connections, duration_s=plan.load_s)
+            )
+        )
+    if "C" in plan.scenarios:
+        figures["C"] = plan.repeat(
+            lambda: _load_figures(
+                baselines.provider_rate(f"{hook}/hook", connections=plan.connections, duration_s=plan.load_s)
+            )
+        )
+
+
+def _load_figures(load: baselines.Load) -> dict[str, float]:
+    return {"req/s": load.rate, "p99 ms": load.p99_ms}
+
+
+def _ingest(plan: Plan, base: str, figures: dict[str, dict[str, float]]) -> None:
+    if "G1" in plan.scenarios:
+        figures["G1"] = plan.repeat(
+            lambda: ingest.single(base, connections=plan.connections, duration_s=plan.load_s)
+        )
+    if "G2" in plan.scenarios:
+        figures["G2"] = plan.repeat(
+            lambda: ingest.batched(
+                base, size=plan.batch_size, connections=plan.batch_connections, duration_s=plan.load_s
+            )
+        )
+
+
+def _park_backlog(url: str, namespace: str) -> None:
+    """What G1/G2 accepted is not G3's to deliver: drop its messages and stand its rows down."""
+    services.clear_namespace(namespace)
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(
+            "UPDATE deliveries SET status = 'skipped', lease_expires_at = NULL, last_error = 'bench: parked' "
+            "WHERE status = 'queued'"
+        )
+
+
+def _e2e_scaled(
+    plan: Plan,
+    running: services.Processes,
+    workdir: Path,
+    env: dict[str, str],
+    base: str,
+    hook: str,
+    url: str,
+) -> dict[str, float]:
+    workers = [
+        services.worker(running, workdir, env, threads=plan.worker_threads) for _ in range(plan.workers)
+    ]
+    try:
+        result = plan.repeat(
+            lambda: asyncio.run(
+                delivery.sustain(
+                    base,
+                    hook,
+                    lambda: services.count_sent(url),
+                    duration_s=plan.e2e_s,
+                    warmup_s=plan.warmup_s,
+                    backlog=plan.backlog,
+                )
+            )
+        )
+        result["worker rss MB"] = max(services.rss_mb(worker.pid) for worker in workers)
+        return result
+    finally:
+        for worker in workers:
+            running.stop(worker)
+
+
+def _embedded(plan: Plan, workdir: Path) -> dict[str, dict[str, float]]:
+    """G7: `clarion serve` alone, SQLite and in-process workers, to the same fake provider."""
+    path = workdir / "embedded.db"
+    with services.processes() as running:
+        hook = services.fake_provider(running, workdir)
+        env = services.clarion_env(f"sqlite:///{path}", f"{hook}/hook", None)
+        subprocess.run(
+            [str(services.CLARION), "db", "upgrade"],
+            env=env,
+            check=True,
+            cwd=services.ROOT,
+            capture_output=True,
+        )
+        _seed_sqlite(path)
+        base, api = services.serve(running, workdir, env)
+        e2e = plan.repeat(
+            lambda: asyncio.run(
+                delivery.sustain(
+                    base,
+                    hook,
+                    lambda: _count_sent_sqlite(path),
+                    duration_s=plan.e2e_s,
+                    warmup_s=plan.warmup_s,
+                    backlog=plan.backlog,
+                )
+            )
+        )
+        batch = plan.repeat(
+            lambda: ingest.batched(
+                base, size=plan.batch_size, connections=plan.batch_connections, duration_s=plan.load_s
+            )
+        )
+        e2e["rss MB"] = services.rss_mb(api.pid)
+    return {"G7 e2e": e2e, "G7 batch": batch}
+
+
+def _seed_sqlite(path: Path) -> None:
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            """WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+               INSERT INTO recipients (id, external_id, email, attributes, unsubscribed_all, created_at,
+                                       updated_at)
+               SELECT lower(hex(randomblob(16))), 'u' || i, 'u' || i || '@example.com', '{}', 0,
+                      datetime('now'), datetime('now') FROM n""",
+            (RECIPIENTS,),
+        )
+
+
+def _count_sent_sqlite(path: Path) -> int:
+    with sqlite3.connect(path, timeout=30) as connection:
+        return int(connection.execute("SELECT count(*) FROM deliveries WHERE status = 'sent'").fetchone()[0])
+
+
+def _rows(plan: Plan, f: dict[str, dict[str, float]]) -> list[Row]:
+    def get(name: str, key: str) -> float | None:
+        return f.get(name, {}).get(key)
+
+    a, b, c = get("A", "msg/s"), get("B", "req/s"), get("C", "req/s")
+    rows = []
+    if a is not None:
+        rows.append(
+            Row(
+                "A",
+                "bare Dramatiq no-op actor, same Redis, 1 process × 8 threads",
+                f"{a:,.0f} msg/s",
+                "—",
+                None,
+                "—",
+                None,
+            )
+        )
+    if b is not None:
+        rows.append(
+            Row(
+                "B",
+                "bare Litestar endpoint, one PostgreSQL insert, 1 process",
+                f"{b:,.0f} req/s, p99 {get('B', 'p99 ms'):.0f} ms",
+                "—",
+                None,
+                "—",
+                None,
+            )
+        )
+    if c is not None:
+        rows.append(
+            Row(
+                "C",
+                "load generator → fake provider, raw",
+                f"{c:,.0f} req/s, p99 {get('C', 'p99 ms'):.0f} ms",
+                "—",
+                None,
+                "—",
+                None,
+            )
+        )
+    if "G1" in f:
+        rate, p99 = f["G1"]["req/s"], f["G1"]["p99 ms"]
+        rows.append(
+            Row(
+                "G1",
+                f"single POST /v1/notifications, {plan.connections} connections",
+                f"{rate:,.0f} req/s, p50 {f['G1']['p50 ms']:.0f} ms, p99 {p99:.0f} ms",
+                f"B {b:,.0f} req/s" if b else "—",
+                rate / b if b else None,
+                "≥ 3,000 req/s, p99 ≤ 30 ms, ≥ 60 % of B",
+                rate >= 3000 and p99 <= 30 and (b is None or rate >= 0.6 * b),
+            )
+        )
+    if "G2" in f:
+        rate, p99 = f["G2"]["notifications/s"], f["G2"]["p99 ms"]
+        rows.append(
+            Row(
+                "G2",
+                f"batch API, {plan.batch_size} per request, {plan.batch_connections} connections",
+                f"{rate:,.0f} notifications/s, p99 {p99:.0f} ms",
+                f"B {b:,.0f} req/s" if b else "—",
+                rate / b if b else None,
+                "≥ 15,000/s, p99 ≤ 150 ms",
+                rate >= 15000 and p99 <= 150,
+            )
+        )
+    for delay in (0, 20):
+        if f"G3 {delay}" in f:
+            rate = f[f"G3 {delay}"]["deliveries/s"]
+            rows.append(
+                Row(
+                    "G3",
+                    f"end to end (API → worker → fake provider → status), provider {delay} ms",
+                    f"{rate:,.0f} deliveries/s",
+                    f"A {a:,.0f} msg/s" if a else "—",
+                    rate / a if a else None,
+                    "≥ 1,500/s, ≥ 40 % of A",
+                    rate >= 1500 and (a is None or rate >= 0.4 * a),
+                )
+            )
+    if "G7 e2e" in f:
+        rate = f["G7 e2e"]["deliveries/s"]
+        rows.append(
+            Row(
+                "G7",
+                "embedded (SQLite, in-process workers), end to end, provider 0 ms",
+                f"{rate:,.0f} deliveries/s",
+                f"A {a:,.0f} msg/s" if a else "—",
+                rate / a if a else None,
+                "≥ 1,000/s",
+                rate >= 1000,
+            )
+        )
+        batch = f["G7 batch"]["notifications/s"]
+        rows.append(
+            Row(
+                "G7",
+                f"embedded batch ingest, {plan.batch_size} per request (workers running)",
+                f"{batch:,.0f} notifications/s, p99 {f['G7 batch']['p99 ms']:.0f} ms",
+                f"B {b:,.0f} req/s" if b else "—",
+                None,
+                "≥ 10,000/s",
+                batch >= 10000,
+            )
+        )
+    return rows
+
+
+def _memory_notes(f: dict[str, dict[str, float]]) -> list[str]:
+    notes = []
+    if "API" in f:
+        notes.append(
+            f"RSS at the end (G6, not a soak): scaled API {f['API']['rss MB']:.0f} MB"
+            + "".join(
+                f"; worker after G3 {d} ms {f[f'G3 {d}']['worker rss MB']:.0f} MB"
+                for d in (0, 20)
+                if f"G3 {d}" in f
+            )
+        )
+    if "G7 e2e" in f:
+        notes.append(f"embedded `clarion serve` RSS at the end: {f['G7 e2e']['rss MB']:.0f} MB")
+    return notes
