@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from .report import ROOT
@@ -28,6 +29,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument(
         "--only", action="append", default=None, help="just these: A B C G1 G2 G3 G7 (repeatable)"
     )
+    parser.add_argument("--worker-threads", type=int, default=None, help="threads per `clarion worker` in G3")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     return parser.parse_args()
 
@@ -39,6 +41,8 @@ def main() -> None:
         plan = plan.with_runs(args.runs)
     if args.duration:
         plan = plan.with_duration(args.duration)
+    if args.worker_threads:
+        plan = replace(plan, worker_threads=args.worker_threads)
     if args.only:
         plan = plan.only(set(args.only))
     with tempfile.TemporaryDirectory(prefix="clarion-bench-") as workdir:

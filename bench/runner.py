@@ -89,13 +89,13 @@ def run_all(plan: Plan, workdir: Path) -> str:
         env = services.clarion_env(services.psycopg_url(url), f"{hooks[0]}/hook", namespace)
         if plan.scenarios & {"G1", "G2", "G3"}:
             base, api = services.serve(running, workdir, env)
-            _ingest(plan, base, figures)
+            _ingest(plan, base, figures, lambda: services.cpu_s(api.pid))
             _park_backlog(url, namespace)
             if "G3" in plan.scenarios:
                 for delay_ms, hook in hooks.items():
                     worker_env = {**env, "HOOK_URL": f"{hook}/hook"}
                     figures[f"G3 {delay_ms}"] = _e2e_scaled(
-                        plan, running, workdir, worker_env, base, hook, url
+                        plan, running, workdir, worker_env, base, hook, url, api.pid
                     )
             figures["API"] = {"rss MB": services.rss_mb(api.pid)}
     if "G7" in plan.scenarios:
@@ -126,15 +126,19 @@ def _load_figures(load: baselines.Load) -> dict[str, float]:
     return {"req/s": load.rate, "p99 ms": load.p99_ms}
 
 
-def _ingest(plan: Plan, base: str, figures: dict[str, dict[str, float]]) -> None:
+def _ingest(plan: Plan, base: str, figures: dict[str, dict[str, float]], cpu: Callable[[], float]) -> None:
     if "G1" in plan.scenarios:
         figures["G1"] = plan.repeat(
-            lambda: ingest.single(base, connections=plan.connections, duration_s=plan.load_s)
+            lambda: ingest.single(base, connections=plan.connections, duration_s=plan.load_s, cpu=cpu)
         )
     if "G2" in plan.scenarios:
         figures["G2"] = plan.repeat(
             lambda: ingest.batched(
-                base, size=plan.batch_size, connections=plan.batch_connections, duration_s=plan.load_s
+                base,
+                size=plan.batch_size,
+                connections=plan.batch_connections,
+                duration_s=plan.load_s,
+                cpu=cpu,
             )
         )
 
@@ -157,6 +161,7 @@ def _e2e_scaled(
     base: str,
     hook: str,
     url: str,
+    api_pid: int,
 ) -> dict[str, float]:
     workers = [
         services.worker(running, workdir, env, threads=plan.worker_threads) for _ in range(plan.workers)
@@ -171,6 +176,10 @@ def _e2e_scaled(
                     duration_s=plan.e2e_s,
                     warmup_s=plan.warmup_s,
                     backlog=plan.backlog,
+                    cpu={
+                        "api": lambda: services.cpu_s(api_pid),
+                        "worker": lambda: services.cpu_s(*(w.pid for w in workers)),
+                    },
                 )
             )
         )
@@ -205,6 +214,7 @@ def _embedded(plan: Plan, workdir: Path) -> dict[str, dict[str, float]]:
                     duration_s=plan.e2e_s,
                     warmup_s=plan.warmup_s,
                     backlog=plan.backlog,
+                    cpu={"serve": lambda: services.cpu_s(api.pid)},
                 )
             )
         )
@@ -282,7 +292,7 @@ def _rows(plan: Plan, f: dict[str, dict[str, float]]) -> list[Row]:
             Row(
                 "G1",
                 f"single POST /v1/notifications, {plan.connections} connections",
-                f"{rate:,.0f} req/s, p50 {f['G1']['p50 ms']:.0f} ms, p99 {p99:.0f} ms",
+                f"{rate:,.0f} req/s, p50 {f['G1']['p50 ms']:.0f} ms, p99 {p99:.0f} ms{_cpu(f['G1'], 'req')}",
                 f"B {b:,.0f} req/s" if b else "—",
                 rate / b if b else None,
                 "≥ 3,000 req/s, p99 ≤ 30 ms, ≥ 60 % of B",
@@ -295,7 +305,7 @@ def _rows(plan: Plan, f: dict[str, dict[str, float]]) -> list[Row]:
             Row(
                 "G2",
                 f"batch API, {plan.batch_size} per request, {plan.batch_connections} connections",
-                f"{rate:,.0f} notifications/s, p99 {p99:.0f} ms",
+                f"{rate:,.0f} notifications/s, p99 {p99:.0f} ms{_cpu(f['G2'], 'notification')}",
                 f"B {b:,.0f} req/s" if b else "—",
                 rate / b if b else None,
                 "≥ 15,000/s, p99 ≤ 150 ms",
@@ -309,7 +319,7 @@ def _rows(plan: Plan, f: dict[str, dict[str, float]]) -> list[Row]:
                 Row(
                     "G3",
                     f"end to end (API → worker → fake provider → status), provider {delay} ms",
-                    f"{rate:,.0f} deliveries/s",
+                    f"{rate:,.0f} deliveries/s{_cpu(f[f'G3 {delay}'], 'delivery')}",
                     f"A {a:,.0f} msg/s" if a else "—",
                     rate / a if a else None,
                     "≥ 1,500/s, ≥ 40 % of A",
@@ -322,7 +332,7 @@ def _rows(plan: Plan, f: dict[str, dict[str, float]]) -> list[Row]:
             Row(
                 "G7",
                 "embedded (SQLite, in-process workers), end to end, provider 0 ms",
-                f"{rate:,.0f} deliveries/s",
+                f"{rate:,.0f} deliveries/s{_cpu(f['G7 e2e'], 'delivery')}",
                 f"A {a:,.0f} msg/s" if a else "—",
                 rate / a if a else None,
                 "≥ 1,000/s",
@@ -342,6 +352,12 @@ def _rows(plan: Plan, f: dict[str, dict[str, float]]) -> list[Row]:
             )
         )
     return rows
+
+
+def _cpu(figures: dict[str, float], per: str) -> str:
+    """CPU ms per unit by process: what a noisy machine's wall clock cannot hide."""
+    spent = [(key.split()[0], value) for key, value in figures.items() if key.endswith("cpu ms")]
+    return "; CPU per " + per + ": " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in spent) if spent else ""
 
 
 def _memory_notes(f: dict[str, dict[str, float]]) -> list[str]:

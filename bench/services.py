@@ -78,6 +78,17 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_s(*pids: int) -> float:
+    """CPU seconds (user + system) the processes have used: a cost per request that holds even
+    when other work on the machine slows the wall clock down."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15)
+    return total
+
+
 def seed_recipients(url: str, count: int) -> None:
     """Recipients u1..u<count>, written server-side (no rows cross the wire)."""
     with psycopg.connect(url, autocommit=True) as connection:

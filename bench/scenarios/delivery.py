@@ -36,7 +36,9 @@ async def sustain(
     warmup_s: float,
     backlog: int,
     category: str = "updates",
+    cpu: dict[str, Callable[[], float]] | None = None,
 ) -> dict[str, float]:
+    """`cpu`: CPU seconds used so far, by process group, to report ms of CPU per delivery."""
     tag = f"e2e-{uuid.uuid4().hex[:6]}"
     accepted = 0
     stop = asyncio.Event()
@@ -66,11 +68,17 @@ async def sustain(
         try:
             await asyncio.sleep(warmup_s)
             sent_before = await asyncio.to_thread(count_sent)
+            cpu_before = {name: used() for name, used in (cpu or {}).items()}
             began = time.perf_counter()
             await asyncio.sleep(duration_s)
             sent_after = await asyncio.to_thread(count_sent)
             elapsed = time.perf_counter() - began
+            cpu_after = {name: used() for name, used in (cpu or {}).items()}
         finally:
             stop.set()
             await feeder
-    return {"deliveries/s": (sent_after - sent_before) / elapsed}
+    delivered = max(sent_after - sent_before, 1)
+    figures = {"deliveries/s": (sent_after - sent_before) / elapsed}
+    for name in cpu_before:
+        figures[f"{name} cpu ms"] = (cpu_after[name] - cpu_before[name]) * 1000 / delivered
+    return figures
