@@ -75,9 +75,12 @@ def insert_endpoint(workdir: Path, database_url: str, *, connections: int, durat
         process = running.start(command, env, log)
         base = f"http://127.0.0.1:{port}"
         _wait_port(base, process, log)
-        return asyncio.run(
+        cpu_before = services.cpu_s(process.pid)
+        load = asyncio.run(
             hammer(f"{base}/items", _item, connections=connections, duration_s=duration_s, expect=202)
         )
+        load.cpu_ms = (services.cpu_s(process.pid) - cpu_before) * 1000 / max(load.ok, 1)
+        return load
 
 
 def provider_rate(hook_url: str, *, connections: int, duration_s: float) -> Load:

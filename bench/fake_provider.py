@@ -2,7 +2,7 @@
 
     python -m bench.fake_provider --port 9100 --delay-ms 20
 
-It counts what it receives and keeps, per delivery id, when it arrived (wall clock), so a
+It counts what it receives and keeps, for each probe (G4), when it arrived (wall clock), so a
 scenario can ask `GET /stats` how many came and `GET /arrivals` when (accept -> provider latency).
 It runs in its own process so its CPU is not charged to the process measuring.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 
 from aiohttp import web
@@ -22,20 +23,21 @@ class FakeProvider:
     def __init__(self, delay_s: float) -> None:
         self.delay_s = delay_s
         self.received = 0
-        self.arrivals: dict[str, float] = {}  # delivery id -> time.time() of its first arrival
+        self.arrivals: dict[str, float] = {}  # notification id -> time.time() of its first arrival
 
     async def hook(self, request: web.Request) -> web.Response:
-        await request.read()  # a real provider reads the body; so does this one
+        arrived = time.time()
+        body = await request.read()  # a real provider reads the body; so does this one
         delivery = request.headers.get(DELIVERY_HEADER)
-        if delivery is not None:
-            self.arrivals.setdefault(delivery, time.time())
+        if b'"probe"' in body:  # G4's high-priority probes: when each one got here
+            self.arrivals.setdefault(json.loads(body)["notification_id"], arrived)
         self.received += 1
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         return web.json_response({"id": delivery or "raw"})
 
     async def stats(self, request: web.Request) -> web.Response:
-        return web.json_response({"received": self.received, "distinct": len(self.arrivals)})
+        return web.json_response({"received": self.received, "probes": len(self.arrivals)})
 
     async def arrivals_of(self, request: web.Request) -> web.Response:
         return web.json_response(self.arrivals)

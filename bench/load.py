@@ -28,6 +28,7 @@ class Load:
     errors: int = 0
     latencies_s: list[float] = field(default_factory=list)
     first_error: str | None = None
+    cpu_ms: float | None = None  # the server's CPU per answered request, when the caller measured it
 
     @property
     def rate(self) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,10 +16,10 @@ from appliance.db.migrate import upgrade
 
 from . import baselines, services
 from .report import Row, medians, table
-from .scenarios import delivery, ingest
+from .scenarios import delivery, fanout, ingest, priority
 from .scenarios.requests import RECIPIENTS
 
-ALL = frozenset({"A", "B", "C", "G1", "G2", "G3", "G7"})
+ALL = frozenset({"A", "B", "C", "G1", "G2", "G3", "G4", "G5", "G7"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Plan:
     workers: int = 2  # `clarion worker` processes in G3: one per core
     worker_threads: int = 16  # enough sends in flight for a 20 ms provider
     backlog: int = 4000
+    audience: int = 1_000_000  # G5
+    fanout_limit_s: float = 75  # G5 stops here, done or not: the target is 60 s
     scenarios: frozenset[str] = field(default=ALL)
 
     @classmethod
@@ -54,6 +57,8 @@ class Plan:
             workers=1,
             worker_threads=4,
             backlog=200,
+            audience=2000,
+            fanout_limit_s=20,
         )
 
     def with_runs(self, runs: int) -> Plan:
@@ -87,7 +92,7 @@ def run_all(plan: Plan, workdir: Path) -> str:
         }
         _baselines(plan, workdir, url, hooks[0], figures)
         env = services.clarion_env(services.psycopg_url(url), f"{hooks[0]}/hook", namespace)
-        if plan.scenarios & {"G1", "G2", "G3"}:
+        if plan.scenarios & {"G1", "G2", "G3", "G4"}:
             base, api = services.serve(running, workdir, env)
             _ingest(plan, base, figures, lambda: services.cpu_s(api.pid))
             _park_backlog(url, namespace)
@@ -97,7 +102,11 @@ def run_all(plan: Plan, workdir: Path) -> str:
                     figures[f"G3 {delay_ms}"] = _e2e_scaled(
                         plan, running, workdir, worker_env, base, hook, url, api.pid
                     )
+            if "G4" in plan.scenarios:
+                figures["G4"] = _priority(plan, running, workdir, env, base, hooks[0], url)
             figures["API"] = {"rss MB": services.rss_mb(api.pid)}
+    if "G5" in plan.scenarios:
+        figures["G5"] = _fan_out(plan, workdir)
     if "G7" in plan.scenarios:
         figures.update(_embedded(plan, workdir))
     rows = _rows(plan, figures)
@@ -123,7 +132,10 @@ def _baselines(plan: Plan, workdir: Path, url: str, hook: str, figures: dict[str
 
 
 def _load_figures(load: baselines.Load) -> dict[str, float]:
-    return {"req/s": load.rate, "p99 ms": load.p99_ms}
+    figures = {"req/s": load.rate, "p99 ms": load.p99_ms}
+    if load.cpu_ms is not None:
+        figures["server cpu ms"] = load.cpu_ms
+    return figures
 
 
 def _ingest(plan: Plan, base: str, figures: dict[str, dict[str, float]], cpu: Callable[[], float]) -> None:
@@ -188,6 +200,56 @@ def _e2e_scaled(
     finally:
         for worker in workers:
             running.stop(worker)
+
+
+def _priority(
+    plan: Plan,
+    running: services.Processes,
+    workdir: Path,
+    env: dict[str, str],
+    base: str,
+    hook: str,
+    url: str,
+) -> dict[str, float]:
+    """G4: one worker for webhook.high alone (4 threads, polling every 100 ms), the rest on bulk."""
+    workers = [services.worker(running, workdir, env, queues=["webhook.high"], threads=4)]
+    workers += [
+        services.worker(running, workdir, env, queues=["webhook.bulk"], threads=plan.worker_threads)
+        for _ in range(plan.workers)
+    ]
+    try:
+        time.sleep(2)  # the workers' start-up is not what is measured
+        return plan.repeat(
+            lambda: asyncio.run(
+                priority.contended(
+                    base, hook, lambda: services.count_sent(url), duration_s=plan.e2e_s / 2,
+                    warmup_s=plan.warmup_s, backlog=plan.backlog,
+                )
+            )
+        )  # fmt: skip
+    finally:
+        for worker in workers:
+            running.stop(worker)
+
+
+def _fan_out(plan: Plan, workdir: Path) -> dict[str, float]:
+    """G5, once (seeding a million recipients three times would not fit the time): its own
+    database and namespace, so the Redis it measures holds this campaign only."""
+    with services.database() as url, services.redis_namespace() as namespace, services.processes() as running:
+        upgrade(url)
+        services.seed_recipients(url, plan.audience)
+        env = services.clarion_env(services.psycopg_url(url), "http://127.0.0.1:9/unused", namespace)
+        base, _ = services.serve(running, workdir, env)
+        return fanout.fan_out(
+            running=running,
+            workdir=workdir,
+            url=url,
+            namespace=namespace,
+            base=base,
+            env=env,
+            audience=plan.audience,
+            limit_s=plan.fanout_limit_s,
+        )
 
 
 def _embedded(plan: Plan, workdir: Path) -> dict[str, dict[str, float]]:
@@ -267,7 +329,7 @@ def _rows(plan: Plan, f: dict[str, dict[str, float]]) -> list[Row]:
             Row(
                 "B",
                 "bare Litestar endpoint, one PostgreSQL insert, 1 process",
-                f"{b:,.0f} req/s, p99 {get('B', 'p99 ms'):.0f} ms",
+                f"{b:,.0f} req/s, p99 {get('B', 'p99 ms'):.0f} ms{_cpu(f['B'], 'req')}",
                 "—",
                 None,
                 "—",
@@ -326,6 +388,43 @@ def _rows(plan: Plan, f: dict[str, dict[str, float]]) -> list[Row]:
                     rate >= 1500 and (a is None or rate >= 0.4 * a),
                 )
             )
+    if "G4" in f:
+        g4 = f["G4"]
+        drop = 1 - g4["bulk with probes/s"] / g4["bulk alone/s"] if g4["bulk alone/s"] else float("nan")
+        rows.append(
+            Row(
+                "G4",
+                "high-priority probes (20/s, own worker) while bulk drains",
+                f"busy p50 {g4['busy p50 ms']:.0f} ms, p99 {g4['busy p99 ms']:.0f} ms; idle p99 "
+                f"{g4['idle p99 ms']:.0f} ms; bulk {g4['bulk alone/s']:,.0f}/s alone, "
+                f"{g4['bulk with probes/s']:,.0f}/s with probes ({drop:.0%} drop); "
+                f"{g4['late probes']:.0f} probes not there 2 s after",
+                "—",
+                None,
+                "bulk ≥ 800/s; p50 ≤ 50 ms, p99 ≤ 200 ms; drop ≤ 10 %; idle p99 ≤ 150 ms",
+                g4["bulk alone/s"] >= 800
+                and g4["busy p50 ms"] <= 50
+                and g4["busy p99 ms"] <= 200
+                and drop <= 0.10
+                and g4["idle p99 ms"] <= 150,
+            )
+        )
+    if "G5" in f:
+        g5 = f["G5"]
+        whole = g5["planned"] >= plan.audience
+        rows.append(
+            Row(
+                "G5",
+                f"fan-out of a {plan.audience:,}-recipient campaign (one run)",
+                f"{g5['planned']:,.0f} planned in {g5['seconds']:.0f} s ({g5['recipients/s']:,.0f}/s"
+                + ("" if whole else f", stopped at {plan.fanout_limit_s:.0f} s")
+                + f"); Redis +{g5['redis MB']:.1f} MB ({g5['redis bytes/recipient']:.0f} B/recipient)",
+                "—",
+                None,
+                "≤ 60 s, Redis ≤ 150 MB",
+                whole and g5["seconds"] <= 60 and g5["redis MB"] <= 150,
+            )
+        )
     if "G7 e2e" in f:
         rate = f["G7 e2e"]["deliveries/s"]
         rows.append(
@@ -371,6 +470,8 @@ def _memory_notes(f: dict[str, dict[str, float]]) -> list[str]:
                 if f"G3 {d}" in f
             )
         )
+    if "G5" in f:
+        notes.append(f"fan-out worker RSS at the end of G5: {f['G5']['worker rss MB']:.0f} MB")
     if "G7 e2e" in f:
         notes.append(f"embedded `clarion serve` RSS at the end: {f['G7 e2e']['rss MB']:.0f} MB")
     return notes
