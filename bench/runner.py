@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from subprocess import Popen
 
 import psycopg
 
@@ -74,6 +75,27 @@ class Plan:
         return medians([run() for _ in range(self.runs)])
 
 
+@dataclass(frozen=True)
+class Scaled:
+    """The scaled stack G3 and G4 run on: where workers start, and what they talk to."""
+
+    running: services.Processes
+    workdir: Path
+    env: dict[str, str]  # a worker's environment; HOOK_URL names its fake provider
+    base: str  # the API
+    url: str  # the database (postgresql://)
+    api_pid: int
+
+    def workers(self, count: int, *, threads: int, queues: list[str] | None = None) -> list[Popen[bytes]]:
+        return [
+            services.worker(self.running, self.workdir, self.env, queues=queues, threads=threads)
+            for _ in range(count)
+        ]
+
+    def count_sent(self) -> int:
+        return services.count_sent(self.url)
+
+
 def run_all(plan: Plan, workdir: Path) -> str:
     rows: list[Row] = []
     notes: list[str] = [
@@ -96,14 +118,13 @@ def run_all(plan: Plan, workdir: Path) -> str:
             base, api = services.serve(running, workdir, env)
             _ingest(plan, base, figures, lambda: services.cpu_s(api.pid))
             _park_backlog(url, namespace)
+            stack = Scaled(running, workdir, env, base, url, api.pid)
             if "G3" in plan.scenarios:
                 for delay_ms, hook in hooks.items():
-                    worker_env = {**env, "HOOK_URL": f"{hook}/hook"}
-                    figures[f"G3 {delay_ms}"] = _e2e_scaled(
-                        plan, running, workdir, worker_env, base, hook, url, api.pid
-                    )
+                    aimed = replace(stack, env={**env, "HOOK_URL": f"{hook}/hook"})
+                    figures[f"G3 {delay_ms}"] = _e2e_scaled(plan, aimed, hook)
             if "G4" in plan.scenarios:
-                figures["G4"] = _priority(plan, running, workdir, env, base, hooks[0], url)
+                figures["G4"] = _priority(plan, stack, hooks[0])
             figures["API"] = {"rss MB": services.rss_mb(api.pid)}
     if "G5" in plan.scenarios:
         figures["G5"] = _fan_out(plan, workdir)
@@ -165,71 +186,45 @@ def _park_backlog(url: str, namespace: str) -> None:
         )
 
 
-def _e2e_scaled(
-    plan: Plan,
-    running: services.Processes,
-    workdir: Path,
-    env: dict[str, str],
-    base: str,
-    hook: str,
-    url: str,
-    api_pid: int,
-) -> dict[str, float]:
-    workers = [
-        services.worker(running, workdir, env, threads=plan.worker_threads) for _ in range(plan.workers)
-    ]
+def _e2e_scaled(plan: Plan, stack: Scaled, hook: str) -> dict[str, float]:
+    workers = stack.workers(plan.workers, threads=plan.worker_threads)
+    cpu = {
+        "api": lambda: services.cpu_s(stack.api_pid),
+        "worker": lambda: services.cpu_s(*(w.pid for w in workers)),
+    }
     try:
         result = plan.repeat(
             lambda: asyncio.run(
                 delivery.sustain(
-                    base,
-                    hook,
-                    lambda: services.count_sent(url),
-                    duration_s=plan.e2e_s,
-                    warmup_s=plan.warmup_s,
-                    backlog=plan.backlog,
-                    cpu={
-                        "api": lambda: services.cpu_s(api_pid),
-                        "worker": lambda: services.cpu_s(*(w.pid for w in workers)),
-                    },
+                    stack.base, hook, stack.count_sent, duration_s=plan.e2e_s, warmup_s=plan.warmup_s,
+                    backlog=plan.backlog, cpu=cpu,
                 )
             )
-        )
+        )  # fmt: skip
         result["worker rss MB"] = max(services.rss_mb(worker.pid) for worker in workers)
         return result
     finally:
         for worker in workers:
-            running.stop(worker)
+            stack.running.stop(worker)
 
 
-def _priority(
-    plan: Plan,
-    running: services.Processes,
-    workdir: Path,
-    env: dict[str, str],
-    base: str,
-    hook: str,
-    url: str,
-) -> dict[str, float]:
+def _priority(plan: Plan, stack: Scaled, hook: str) -> dict[str, float]:
     """G4: one worker for webhook.high alone (4 threads, polling every 100 ms), the rest on bulk."""
-    workers = [services.worker(running, workdir, env, queues=["webhook.high"], threads=4)]
-    workers += [
-        services.worker(running, workdir, env, queues=["webhook.bulk"], threads=plan.worker_threads)
-        for _ in range(plan.workers)
-    ]
+    workers = stack.workers(1, threads=4, queues=["webhook.high"])
+    workers += stack.workers(plan.workers, threads=plan.worker_threads, queues=["webhook.bulk"])
     try:
         time.sleep(2)  # the workers' start-up is not what is measured
         return plan.repeat(
             lambda: asyncio.run(
                 priority.contended(
-                    base, hook, lambda: services.count_sent(url), duration_s=plan.e2e_s / 2,
+                    stack.base, hook, stack.count_sent, duration_s=plan.e2e_s / 2,
                     warmup_s=plan.warmup_s, backlog=plan.backlog,
                 )
             )
         )  # fmt: skip
     finally:
         for worker in workers:
-            running.stop(worker)
+            stack.running.stop(worker)
 
 
 def _fan_out(plan: Plan, workdir: Path) -> dict[str, float]:
