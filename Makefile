@@ -6,7 +6,7 @@ CONFIG ?= config/example.yaml
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test services screenshots lint schemathesis lock clean
+.PHONY: run test bench services screenshots lint schemathesis lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ run: $(VENV)/.runtime
 # collection order: the slow files first (tests/conftest.py), so neither worker ends up alone.
 test: $(VENV)/.dev services
 	$(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder
+
+# Every benchmark scenario against PostgreSQL + Redis on 127.0.0.1 (a few minutes); appends the
+# table to docs/benchmarks.md. `make bench BENCH_ARGS=--smoke` checks the scripts in seconds.
+bench: $(VENV)/.dev services
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Every page at desktop and phone widths, as the browser tests leave them in ./screenshots.
 screenshots: $(VENV)/.dev services

@@ -2,7 +2,9 @@
 
 Measured here (fan-out of a campaign, 3 rows per recipient): executemany through the ORM ~300
 recipients/s, Core executemany ~1,200/s, COPY several times that. design.md's figures agree:
-PostgreSQL takes ~60k batched rows/s and ~105k by COPY.
+PostgreSQL takes ~60k batched rows/s and ~105k by COPY. But a COPY costs two round trips
+where one INSERT costs one: a single notification (3 tables, one row each) goes faster by INSERT,
+so COPY starts at COPY_FROM rows.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import JSON, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+#: Fewer rows than this go by one multi-row INSERT (SQLAlchemy's insertmanyvalues).
+COPY_FROM = 32
+
 
 async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert `rows` (dicts keyed by column name; missing keys take the column's default)."""
     if not rows:
         return
-    if session.bind.dialect.name != "postgresql":
+    if session.bind.dialect.name != "postgresql" or len(rows) < COPY_FROM:
         await session.execute(table.insert(), list(rows))
         return
     columns = [column for column in table.columns if _given_or_defaulted(column.name, column, rows[0])]

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import lazyload
 
 from ..config.schema import Channel
 from ..db.engine import Database
 from ..db.models import Campaign, Delivery, DeliveryStatus, Device, Notification, Recipient
 from ..preferences import ledger
+from ..preferences.choices import Choices
 from ..preferences.verdict import Standing
 from . import suppression
 
@@ -73,9 +76,18 @@ def claimable(now: datetime) -> Any:
 
 
 async def claim(
-    database: Database, delivery_id: uuid.UUID, *, now: datetime, lease: timedelta
+    database: Database,
+    delivery_id: uuid.UUID,
+    *,
+    now: datetime,
+    lease: timedelta,
+    heeds_choices: Callable[[str], bool] = lambda category: True,
 ) -> Claimed | None:
-    """Take the delivery for `lease`; None when it is settled or another worker holds it."""
+    """Take the delivery for `lease`; None when it is settled or another worker holds it.
+
+    `heeds_choices(category)` False: the recipient's per-category choices cannot change the
+    verdict (a category they may not opt out of), so they are not read — a query per send saved.
+    """
     async with database.transaction() as session:
         taken = await session.execute(
             update(Delivery)
@@ -103,6 +115,10 @@ async def claim(
                 select(Notification, Recipient)
                 .join(Recipient, Notification.recipient_id == Recipient.id)
                 .where(Notification.id == notification_id)
+                # Only these two rows: the models' eager relationships (every delivery of the
+                # notification with its attempts and events, the devices) cost five more queries
+                # per send, and the devices are read below only for push.
+                .options(lazyload("*"))
             )
         ).one()
         tokens = (
@@ -117,7 +133,11 @@ async def claim(
             has_phone=bool(recipient.phone),
             device_count=len(tokens),
             suppressed={Channel(channel): reason for reason in found.values()},
-            choices=(await ledger.choices_for(session, [recipient]))[recipient.id],
+            choices=(
+                (await ledger.choices_for(session, [recipient]))[recipient.id]
+                if heeds_choices(notification.category)
+                else Choices(unsubscribed_all=bool(recipient.unsubscribed_all))
+            ),
             timezone=recipient.timezone,
         )
         return Claimed(

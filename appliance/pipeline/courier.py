@@ -66,7 +66,11 @@ class Courier:
         delivery = self.catalog.config.delivery
         with bound(delivery_id=delivery_id):
             claimed = await claim(
-                self.database, uuid.UUID(delivery_id), now=self.clock(), lease=delivery.lease
+                self.database,
+                uuid.UUID(delivery_id),
+                now=self.clock(),
+                lease=delivery.lease,
+                heeds_choices=self._heeds_choices,
             )
             if claimed is None:
                 return  # settled already, or another worker holds a live lease: a duplicate message
@@ -143,6 +147,12 @@ class Courier:
         channel = config.channels.get(Channel(claimed.channel))
         routed = await route(message, channel.providers if channel else [], self.providers, self.gates)
         return settle(routed, claimed.tries, self._retry_policy(claimed.category)), list(routed.attempts)
+
+    def _heeds_choices(self, category: str) -> bool:
+        """Whether a recipient's choices can stop this category (see _check_policy): only where
+        they may opt out. A category removed by a reload is judged on reachability alone."""
+        rules = self.catalog.config.categories.get(category)
+        return rules is not None and rules.opt_out
 
     def _retry_policy(self, category: str) -> RetryPolicy:
         # A category removed by a config reload keeps the default policy for what is in flight.

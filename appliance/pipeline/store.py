@@ -77,8 +77,14 @@ async def store_in(session: AsyncSession, items: list[Accepted], occasion: Occas
     """`store` inside the caller's transaction (a campaign batch moves its cursor in the same one)."""
     replays = await _idempotency_records(session, items)
     recipients = await _resolve_recipients(session, items)
-    devices = await _device_counts(session, [r.id for r in recipients.values() if r.id is not None])
-    suppressed = await suppression.reasons(session, _addresses(recipients.values()))
+    # Only what these items' channels can use: each lookup is a round trip on every request.
+    channels = {channel.value for item in items for channel in item.channels}
+    devices = (
+        await _device_counts(session, [r.id for r in recipients.values() if r.id is not None])
+        if Channel.PUSH.value in channels
+        else {}
+    )
+    suppressed = await suppression.reasons(session, _addresses(recipients.values(), channels))
     choices = await ledger.choices_for(session, recipients.values())
     counted = await slots.counted(session, _capped_pairs(items, recipients), occasion.now)
     results: list[StoreResult] = []
@@ -265,8 +271,13 @@ def apply_profile(recipient: Recipient, fields: dict[str, object]) -> None:
             setattr(recipient, name, value)
 
 
-def _addresses(recipients: Iterable[Recipient]) -> list[suppression.Key]:
-    return [key for r in recipients for key in suppression.addresses(r.email, r.phone).items()]
+def _addresses(recipients: Iterable[Recipient], channels: set[str]) -> list[suppression.Key]:
+    return [
+        (channel, address)
+        for r in recipients
+        for channel, address in suppression.addresses(r.email, r.phone).items()
+        if channel in channels
+    ]
 
 
 def _suppressed_channels(recipient: Recipient, found: dict[suppression.Key, str]) -> dict[Channel, str]:

@@ -1,0 +1,1 @@
+"""One module per group of scenarios; each run function returns its figures for one run."""
