@@ -1,7 +1,7 @@
 """How fast the dashboard's figures come back over a million deliveries, on PostgreSQL.
 
-    python bench/analytics.py                     # 1,000,000 deliveries, appends to docs/benchmarks.md
-    python bench/analytics.py --deliveries 2000 --output /tmp/bench.md   # the smoke run the tests do
+    python -m bench.analytics                     # 1,000,000 deliveries, appends to docs/benchmarks.md
+    python -m bench.analytics --deliveries 2000 --output /tmp/bench.md   # the smoke run the tests do
 
 Makes a throwaway database, fills it server-side (INSERT ... SELECT over generate_series: no
 rows cross the wire) with notifications spread over 30 days, two deliveries each, opens, clicks,
@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import statistics
-import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -37,6 +35,8 @@ from appliance.analytics.rollup import refresh
 from appliance.analytics.windows import TimeRange
 from appliance.db.engine import Database
 from appliance.db.migrate import upgrade
+
+from .report import commit, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 CATEGORIES = ["security", "orders", "reminders", "marketing"]
@@ -148,20 +148,6 @@ async def measure(database: Database) -> dict[str, float]:
         lambda: by_category(database, TimeRange.MONTH, now=now, names=CATEGORIES)
     )
     return figures
-
-
-def machine() -> str:
-    memory_kb = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal")
-    )
-    return f"{os.cpu_count()} cores, {memory_kb / 1024 / 1024:.1f} GiB, {platform.machine()}"
-
-
-def commit() -> str:
-    found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    return found.stdout.strip() or "unknown"
 
 
 def record(output: Path, deliveries: int, fill_s: float, figures: dict[str, float]) -> str:

@@ -66,11 +66,15 @@ async def mark_tested(database: Database, *, now: datetime) -> None:
         Delivery.notification_id == Notification.id,
         Delivery.status.in_(_OUTSTANDING),
     )
+    waiting = (Campaign.state == CampaignState.TESTING, Campaign.tested_at.is_(None))
+    # A read first: most passes find no test waiting, and on SQLite an UPDATE of nothing would
+    # still take the database's one write lock on every pass of every worker.
+    async with database.sessions() as session:
+        if await session.scalar(select(Campaign.id).where(*waiting).limit(1)) is None:
+            return
     async with database.transaction() as session:
         await session.execute(
-            update(Campaign)
-            .where(Campaign.state == CampaignState.TESTING, Campaign.tested_at.is_(None), ~outstanding)
-            .values(tested_at=now, updated_at=now)
+            update(Campaign).where(*waiting, ~outstanding).values(tested_at=now, updated_at=now)
         )
 
 

@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 
 def test_the_analytics_benchmark_runs_small_and_records_a_row(pg_server: str, tmp_path: Path) -> None:
     output = tmp_path / "benchmarks.md"
-    command = [sys.executable, "bench/analytics.py", "--deliveries", "2000", "--admin-url", pg_server]
+    command = [sys.executable, "-m", "bench.analytics", "--deliveries", "2000", "--admin-url", pg_server]
     done = subprocess.run(
         [*command, "--output", str(output)], cwd=ROOT, capture_output=True, text=True, timeout=300
     )

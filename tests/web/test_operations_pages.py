@@ -155,6 +155,15 @@ async def test_a_changed_file_is_offered_for_reload_and_a_broken_one_lists_its_p
         token = await csrf_token(client, "/ui/config")
         refused = await client.post("/ui/config/reload", data={"_csrf_token": token})
         assert refused.status_code == 422 and "Clarion Demo" in refused.text
+        assert "Not reloaded: the file on disk has problems" in refused.text
+
+
+async def test_a_reload_that_cannot_happen_says_why(stack: Stack) -> None:
+    await sign_in(stack.client, "admin")
+    token = await csrf_token(stack.client, "/ui/config")
+    refused = await stack.client.post("/ui/config/reload", data={"_csrf_token": token})
+    assert refused.status_code == 409
+    assert "this process was not started by `clarion serve`" in html.unescape(refused.text)
 
 
 async def test_only_an_admin_may_reload_the_configuration(stack: Stack) -> None:

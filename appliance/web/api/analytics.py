@@ -12,13 +12,12 @@ from litestar.params import QueryParameter
 
 from ...analytics.funnel import Funnel
 from ...analytics.overview import Overview, by_category, overview
-from ...analytics.providers import provider_health
 from ...analytics.queues import queue_loads
 from ...analytics.windows import TimeRange, Window, window
 from ...db.types import utcnow
 from ...errors import NotFound
 from ..services import Services, ServicesDep
-from .operations import ProviderOut, provider_out
+from .operations import ProviderOut, providers_out
 
 _RANGES = "1h (5-minute buckets), 24h (hours), 7d or 30d (days)"
 RangeQuery = Annotated[TimeRange, QueryParameter(name="range", description=_RANGES)]
@@ -119,9 +118,7 @@ class AnalyticsController(Controller):
 
     @get("/providers", summary="Each provider's circuit state, recent error rate and latency")
     async def providers(self, services: ServicesDep) -> list[ProviderOut]:
-        config = services.catalog.config
-        found = await provider_health(services.database, services.circuits, config, now=utcnow())
-        return [provider_out(health) for health in found]
+        return await providers_out(services)
 
     @get("/queues", summary="Depth and lag of each delivery queue")
     async def queues(self, services: ServicesDep) -> list[QueueOut]:

@@ -14,7 +14,7 @@ from ...analytics.providers import ProviderHealth, provider_health
 from ...db.types import utcnow
 from ...pipeline.dead_letters import DeadLetter, discard_dead_letter, list_dead_letters, retry_dead_letter
 from ...pipeline.provider_health import WINDOW
-from ..services import ServicesDep
+from ..services import Services, ServicesDep
 
 
 class CircuitOut(msgspec.Struct):
@@ -65,15 +65,20 @@ def provider_out(report: ProviderHealth) -> ProviderOut:
     )
 
 
+async def providers_out(services: Services) -> list[ProviderOut]:
+    """Every provider's health, as both /v1/providers and /v1/analytics/providers answer it."""
+    config = services.catalog.config
+    found = await provider_health(services.database, services.circuits, config, now=utcnow())
+    return [provider_out(health) for health in found]
+
+
 class OperationsController(Controller):
     path = "/v1"
     tags = ["operations"]
 
     @get("/providers", summary="Each provider's circuit state, recent error rate and latency")
     async def providers(self, services: ServicesDep) -> list[ProviderOut]:
-        config = services.catalog.config
-        found = await provider_health(services.database, services.circuits, config, now=utcnow())
-        return [provider_out(health) for health in found]
+        return await providers_out(services)
 
     @get("/dead-letters", summary="Deliveries that used every try, newest first")
     async def dead_letters(

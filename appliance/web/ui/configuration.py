@@ -46,6 +46,7 @@ class ConfigPage:
     disk: DiskState
     may_reload: bool  # an admin, in a process that can reload itself
     done: str = ""  # "reloaded", shown once after a reload
+    refusal: str = ""  # why a reload just asked for did not happen
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,18 @@ def _is_admin(request: AnyRequest) -> bool:
 
 
 async def _page(
-    request: AnyRequest, services: Services, *, done: str = "", status_code: int = 200
+    request: AnyRequest,
+    services: Services,
+    *,
+    done: str = "",
+    disk: DiskState | None = None,
+    refusal: str = "",
+    status_code: int = 200,
 ) -> Template:
+    """`disk`: the file as just read, when the caller has read it already."""
     catalog = services.catalog
-    _, disk = await _read_disk(catalog)
+    if disk is None:
+        _, disk = await _read_disk(catalog)
     if disk.badge.tone != "ok":
         done = ""  # "reloaded" only once the file on disk is the one in force
     view = ConfigPage(
@@ -103,6 +112,7 @@ async def _page(
         disk=disk,
         may_reload=_is_admin(request) and services.reload is not None,
         done=done,
+        refusal=refusal,
     )
     return page("config.html", view, status_code=status_code)
 
@@ -121,7 +131,7 @@ async def config_reload(request: AnyRequest, services: ServicesDep) -> Template:
     fresh, disk = await _read_disk(services.catalog)
     if services.reload is None or fresh is None:
         status = 422 if disk.problems else 409
-        return await _page(request, services, status_code=status)
+        return await _page(request, services, disk=disk, refusal=_refusal(services, disk), status_code=status)
     services.reload(fresh)
     # Not a redirect: the page comes back once this app has stopped taking connections, so the
     # next request is answered by the new one (it waits in the socket's backlog meanwhile).
@@ -132,6 +142,14 @@ async def config_reload(request: AnyRequest, services: ServicesDep) -> Template:
         status_code=202,
         headers={"Connection": "close"},
     )
+
+
+def _refusal(services: Services, disk: DiskState) -> str:
+    if disk.problems:
+        return "Not reloaded: the file on disk has problems (below); the config in force is unchanged."
+    if services.reload is None:
+        return "Not reloaded: this process was not started by `clarion serve`, so it cannot switch configs."
+    return "Nothing to reload: the file on disk is the one in force."
 
 
 CONFIG_PAGES = [config_page, config_reload]
