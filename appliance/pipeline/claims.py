@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
 from ..config.schema import Channel
@@ -77,66 +78,113 @@ def claimable(now: datetime) -> Any:
 
 async def claim(
     database: Database,
-    delivery_id: uuid.UUID,
+    delivery_ids: Sequence[uuid.UUID],
     *,
     now: datetime,
     lease: timedelta,
     heeds_choices: Callable[[str], bool] = lambda category: True,
-) -> Claimed | None:
-    """Take the delivery for `lease`; None when it is settled or another worker holds it.
+) -> list[Claimed]:
+    """Take the deliveries for `lease`, in one transaction; those settled already or held by
+    another worker's live lease are left out (a duplicate message, or a sweep's resend).
 
-    `heeds_choices(category)` False: the recipient's per-category choices cannot change the
-    verdict (a category they may not opt out of), so they are not read — a query per send saved.
+    A parcel of ids costs the same half-dozen statements as a single one: that, not the provider
+    call, is what a delivery costs (docs/benchmarks.md). `heeds_choices(category)` False: the
+    recipient's per-category choices cannot change the verdict (a category they may not opt out
+    of), so they are not read.
     """
     async with database.transaction() as session:
-        taken = await session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, claimable(now))
-            .values(
-                status=DeliveryStatus.SENDING,
-                lease_expires_at=now + lease,
-                attempt_count=Delivery.attempt_count + 1,
-                updated_at=now,
+        taken = (
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(delivery_ids), claimable(now))
+                .values(
+                    status=DeliveryStatus.SENDING,
+                    lease_expires_at=now + lease,
+                    attempt_count=Delivery.attempt_count + 1,
+                    updated_at=now,
+                )
+                .returning(
+                    Delivery.id,
+                    Delivery.notification_id,
+                    Delivery.channel,
+                    Delivery.priority,
+                    Delivery.attempt_count,
+                    Delivery.not_before,
+                )
             )
-            .returning(
-                Delivery.notification_id,
-                Delivery.channel,
-                Delivery.priority,
-                Delivery.attempt_count,
-                Delivery.not_before,
-            )
-        )
-        row = taken.one_or_none()
-        if row is None:
-            return None
-        notification_id, channel, priority, tries, not_before = row
-        notification, recipient = (
+        ).all()
+        if not taken:
+            return []
+        found = await _Surroundings.read(session, taken, heeds_choices)
+    return [found.claimed(*row) for row in taken]
+
+
+@dataclass(frozen=True)
+class _Surroundings:
+    """What the claimed deliveries' sends depend on, each read once for the whole parcel."""
+
+    notifications: dict[uuid.UUID, Notification]
+    recipients: dict[uuid.UUID, Recipient]
+    tokens: dict[uuid.UUID, tuple[str, ...]]
+    suppressed: dict[suppression.Key, str]
+    choices: dict[uuid.UUID, Choices]
+    campaign_states: dict[uuid.UUID, str]
+
+    @classmethod
+    async def read(
+        cls, session: AsyncSession, taken: Sequence[Row[Any]], heeds_choices: Callable[[str], bool]
+    ) -> _Surroundings:
+        pairs = (
             await session.execute(
                 select(Notification, Recipient)
                 .join(Recipient, Notification.recipient_id == Recipient.id)
-                .where(Notification.id == notification_id)
-                # Only these two rows: the models' eager relationships (every delivery of the
-                # notification with its attempts and events, the devices) cost five more queries
-                # per send, and the devices are read below only for push.
+                .where(Notification.id.in_({row.notification_id for row in taken}))
+                # Only these rows: the models' eager relationships (every delivery of the
+                # notification with its attempts and events, the devices) cost five more queries.
                 .options(lazyload("*"))
             )
-        ).one()
-        tokens = (
-            tuple(await session.scalars(select(Device.token).where(Device.recipient_id == recipient.id)))
-            if channel == "push"
-            else ()
+        ).all()
+        notifications = {notification.id: notification for notification, _ in pairs}
+        recipients = {recipient.id: recipient for _, recipient in pairs}
+        pushed = {notifications[row.notification_id].recipient_id for row in taken if row.channel == "push"}
+        heeding = {n.recipient_id for n in notifications.values() if heeds_choices(n.category)}
+        keys = [
+            (row.channel, address)
+            for row in taken
+            if (address := _address(recipients[notifications[row.notification_id].recipient_id], row.channel))
+        ]
+        return cls(
+            notifications=notifications,
+            recipients=recipients,
+            tokens=await _device_tokens(session, pushed),
+            suppressed=await suppression.reasons(session, keys),
+            choices=await ledger.choices_for(session, [recipients[id_] for id_ in heeding]),
+            campaign_states=await _campaign_states(
+                session, {n.campaign_id for n in notifications.values() if n.campaign_id}
+            ),
         )
-        address = suppression.addresses(recipient.email, recipient.phone).get(channel)
-        found = await suppression.reasons(session, [(channel, address)] if address else [])
+
+    def claimed(
+        self,
+        delivery_id: uuid.UUID,
+        notification_id: uuid.UUID,
+        channel: str,
+        priority: str,
+        tries: int,
+        not_before: datetime | None,
+    ) -> Claimed:
+        notification = self.notifications[notification_id]
+        recipient = self.recipients[notification.recipient_id]
+        tokens = self.tokens.get(recipient.id, ()) if channel == "push" else ()
+        address = _address(recipient, channel)
+        reason = self.suppressed.get((channel, suppression.normalize(channel, address))) if address else None
         standing = Standing(
             has_email=bool(recipient.email),
             has_phone=bool(recipient.phone),
             device_count=len(tokens),
-            suppressed={Channel(channel): reason for reason in found.values()},
-            choices=(
-                (await ledger.choices_for(session, [recipient]))[recipient.id]
-                if heeds_choices(notification.category)
-                else Choices(unsubscribed_all=bool(recipient.unsubscribed_all))
+            suppressed={Channel(channel): reason} if reason else {},
+            choices=self.choices.get(
+                recipient.id, Choices(unsubscribed_all=bool(recipient.unsubscribed_all))
             ),
             timezone=recipient.timezone,
         )
@@ -144,11 +192,9 @@ async def claim(
             standing=standing,
             not_before=not_before,
             variant=notification.variant,
-            campaign_state=(
-                await session.scalar(select(Campaign.state).where(Campaign.id == notification.campaign_id))
-                if notification.campaign_id
-                else None
-            ),
+            campaign_state=self.campaign_states.get(notification.campaign_id)
+            if notification.campaign_id
+            else None,
             campaign_id=notification.campaign_id,
             delivery_id=delivery_id,
             notification_id=notification_id,
@@ -169,3 +215,28 @@ async def claim(
                 device_tokens=tokens,
             ),
         )
+
+
+def _address(recipient: Recipient, channel: str) -> str | None:
+    return suppression.addresses(recipient.email, recipient.phone).get(channel)
+
+
+async def _device_tokens(
+    session: AsyncSession, recipient_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, ...]]:
+    if not recipient_ids:
+        return {}
+    tokens: dict[uuid.UUID, list[str]] = {}
+    rows = await session.execute(
+        select(Device.recipient_id, Device.token).where(Device.recipient_id.in_(recipient_ids))
+    )
+    for recipient_id, token in rows:
+        tokens.setdefault(recipient_id, []).append(token)
+    return {recipient_id: tuple(found) for recipient_id, found in tokens.items()}
+
+
+async def _campaign_states(session: AsyncSession, campaign_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not campaign_ids:
+        return {}
+    rows = await session.execute(select(Campaign.id, Campaign.state).where(Campaign.id.in_(campaign_ids)))
+    return dict(rows.tuples().all())

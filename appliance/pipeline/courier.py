@@ -1,18 +1,22 @@
-"""The courier: what a channel actor does with one delivery id, start to finish.
+"""The courier: what a channel actor does with a parcel of delivery ids, start to finish.
 
 claim (lease) -> policy (again: the recipient may have changed their mind) -> compose (render)
--> route (providers in order) -> settle (decide) -> record -> dispatch the next fallback channel.
+-> route (providers in order) -> settle (decide) -> record -> dispatch the next fallback channel
+and the retries. Claim and record take the whole parcel in one transaction each; the rounds in
+between run side by side.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from ..catalog import Catalog
-from ..config.schema import CategoryConfig, Channel, RetryPolicy
+from ..config.schema import CategoryConfig, Channel, Priority, RetryPolicy
 from ..db.engine import Database
 from ..db.models import CampaignState, DeliveryStatus
 from ..db.types import utcnow
@@ -27,22 +31,15 @@ from ..tracking.email import email_tracking
 from .claims import Claimed, claim
 from .compose import compose
 from .dispatch import Dispatcher
-from .record import record
+from .record import Round, record
 from .route import AttemptRecord, Gates, route
-from .settle import Settlement, settle
+from .settle import Settlement, settle, try_again
+from .store import Dispatch
 
 log = logging.getLogger(__name__)
 
 #: How often a delivery of a paused campaign looks again whether it was resumed.
 PAUSED_RECHECK = timedelta(seconds=10)
-
-
-class RetryLater(Exception):
-    """Raised to hand the delivery back to the broker for a delayed retry."""
-
-    def __init__(self, delay_ms: int, reason: str | None) -> None:
-        self.delay_ms = delay_ms
-        super().__init__(reason or "retry")
 
 
 class Courier:
@@ -62,38 +59,39 @@ class Courier:
         self.dispatcher = dispatcher
         self.clock = clock
 
-    async def deliver(self, delivery_id: str) -> None:
+    async def deliver(self, delivery_ids: Sequence[str]) -> None:
+        """One parcel: claimed together, sent side by side, recorded together, then what follows
+        (fallback channels, retries after their delay) enqueued once the record is committed."""
         delivery = self.catalog.config.delivery
-        with bound(delivery_id=delivery_id):
-            claimed = await claim(
-                self.database,
-                uuid.UUID(delivery_id),
-                now=self.clock(),
-                lease=delivery.lease,
-                heeds_choices=self._heeds_choices,
-            )
-            if claimed is None:
-                return  # settled already, or another worker holds a live lease: a duplicate message
-            with bound(notification_id=claimed.notification_id, campaign_id=claimed.campaign_id):
-                await self._round(claimed)
+        claimed = await claim(
+            self.database,
+            [uuid.UUID(delivery_id) for delivery_id in delivery_ids],
+            now=self.clock(),
+            lease=delivery.lease,
+            heeds_choices=self._heeds_choices,
+        )  # those settled already or leased by another worker are left out: duplicate messages
+        rounds = await asyncio.gather(*(self._round(each) for each in claimed))
+        now = self.clock()
+        follow_ups = await record(self.database, rounds, now=now, queue_lease=delivery.queue_lease)
+        # A refused enqueue is re-sent by the sweeper once the delivery's lease lapses.
+        self.dispatcher.dispatch(
+            [*follow_ups, *(_retry(done, now) for done in rounds if done.settlement.retry_in)]
+        )
+        for done in rounds:
+            _report(done)
 
-    async def _round(self, claimed: Claimed) -> None:
-        """One round for a claimed delivery: check, send, record, then hand on what follows."""
-        delivery = self.catalog.config.delivery
-        settlement = await self._check_policy(claimed)
-        attempts: list[AttemptRecord] = []
-        if settlement is None:
-            settlement, attempts = await self._send(claimed)
-        follow_ups = await record(
-            self.database, claimed, settlement, attempts, now=self.clock(), queue_lease=delivery.queue_lease
-        )
-        self.dispatcher.dispatch(follow_ups)  # a refused one is re-sent by the sweeper once its lease lapses
-        metrics.delivery_settled(
-            claimed.channel, attempts[-1].provider if attempts else None, settlement.status.value
-        )
-        log.info("delivery %s %s -> %s", claimed.delivery_id, claimed.channel, settlement.status)
-        if settlement.retry_in is not None:
-            raise RetryLater(int(settlement.retry_in.total_seconds() * 1000), settlement.error)
+    async def _round(self, claimed: Claimed) -> Round:
+        """One round for a claimed delivery: check, then send unless the check settled it."""
+        with _bound(claimed):
+            try:
+                settlement = await self._check_policy(claimed)
+                if settlement is not None:
+                    return Round(claimed, settlement)
+                return Round(claimed, *await self._send(claimed))
+            except Exception as exc:  # a bug or a lost connection: retry this one, not the parcel
+                log.exception("delivery %s: its round failed; it will be tried again", claimed.delivery_id)
+                error = f"internal error: {type(exc).__name__}: {exc}"
+                return Round(claimed, try_again(error, claimed.tries, self._retry_policy(claimed.category)))
 
     async def _check_policy(self, claimed: Claimed) -> Settlement | None:
         """Why this delivery must not go out now (skip, defer or throttle); None when it may."""
@@ -158,6 +156,30 @@ class Courier:
         # A category removed by a config reload keeps the default policy for what is in flight.
         found = self.catalog.config.categories.get(category)
         return found.retry if found else RetryPolicy()
+
+
+def _retry(done: Round, now: datetime) -> Dispatch:
+    claimed = done.claimed
+    due = now + (done.settlement.retry_in or timedelta(0))
+    return Dispatch(claimed.delivery_id, Channel(claimed.channel), Priority(claimed.priority), not_before=due)
+
+
+def _report(done: Round) -> None:
+    claimed, status = done.claimed, done.settlement.status
+    with _bound(claimed):
+        metrics.delivery_settled(
+            claimed.channel, done.attempts[-1].provider if done.attempts else None, status.value
+        )
+        log.info("delivery %s %s -> %s", claimed.delivery_id, claimed.channel, status)
+
+
+def _bound(claimed: Claimed) -> contextlib.AbstractContextManager[None]:
+    """The delivery's ids on every log line of its round."""
+    return bound(
+        delivery_id=claimed.delivery_id,
+        notification_id=claimed.notification_id,
+        campaign_id=claimed.campaign_id,
+    )
 
 
 def _defer(until: datetime, now: datetime, why: str) -> Settlement:

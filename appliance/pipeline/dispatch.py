@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
 
 import dramatiq
 
 from ..config.schema import Channel, Priority
 from ..db.types import utcnow
-from ..queueing.actors import DeliveryActors, queue_name
+from ..queueing.actors import PARCEL, DeliveryActors, queue_name
 from ..queueing.broker import queue_depth
 from .store import Dispatch
 
@@ -26,19 +26,20 @@ class Dispatcher:
         self.actors = actors
 
     def dispatch(self, items: Iterable[Dispatch]) -> list[Dispatch]:
-        """Enqueue each item; return those the broker refused (their lease brings them back later)."""
+        """Enqueue the items in parcels; return those the broker refused (their lease brings
+        them back later)."""
         refused = []
         now = utcnow()
-        for item in items:
-            message = self.actors.message(item.channel, item.priority, str(item.delivery_id))
-            wait = item.not_before - now if item.not_before else None
+        for (channel, priority, not_before), parcel in _parcels(items):
+            message = self.actors.message(channel, priority, [str(item.delivery_id) for item in parcel])
+            wait = not_before - now if not_before else None
             try:
                 self.broker.enqueue(
                     message, delay=int(wait.total_seconds() * 1000) if wait and wait > ZERO else None
                 )
             except Exception:
-                log.exception("could not enqueue delivery %s; the sweeper will retry it", item.delivery_id)
-                refused.append(item)
+                log.exception("could not enqueue %d deliveries; the sweeper will retry them", len(parcel))
+                refused += parcel
         return refused
 
     def fan_out(self, campaign_id: uuid.UUID, *, after: timedelta = ZERO) -> None:
@@ -49,3 +50,15 @@ class Dispatcher:
     def waiting(self, channel: Channel, priority: Priority) -> int:
         """How many messages the broker still holds for this queue."""
         return queue_depth(self.broker, queue_name(channel, priority))
+
+
+def _parcels(
+    items: Iterable[Dispatch],
+) -> Iterator[tuple[tuple[Channel, Priority, datetime | None], list[Dispatch]]]:
+    """Items sharing a queue and a due time, PARCEL at a time, in the order they came."""
+    grouped: dict[tuple[Channel, Priority, datetime | None], list[Dispatch]] = {}
+    for item in items:
+        grouped.setdefault((item.channel, item.priority, item.not_before), []).append(item)
+    for key, group in grouped.items():
+        for start in range(0, len(group), PARCEL):
+            yield key, group[start : start + PARCEL]

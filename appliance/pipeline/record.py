@@ -6,12 +6,17 @@ the next one is released when this one could not get out, the rest stand down wh
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config.schema import Channel, Priority
+from ..db.bulk import insert_rows
 from ..db.engine import Database
 from ..db.models import Attempt, Delivery, DeliveryStatus, Device, SuppressionReason
 from ..providers.base import OutcomeKind
@@ -25,77 +30,129 @@ from .store import Dispatch
 NOT_OUT = frozenset({DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.SKIPPED})
 
 
+@dataclass(frozen=True)
+class Round:
+    """One delivery's round, as the courier hands it over for recording."""
+
+    claimed: Claimed
+    settlement: Settlement
+    attempts: Sequence[AttemptRecord] = ()
+
+
 async def record(
-    database: Database,
-    claimed: Claimed,
-    settlement: Settlement,
-    attempts: list[AttemptRecord],
-    *,
-    now: datetime,
-    queue_lease: timedelta,
+    database: Database, rounds: Sequence[Round], *, now: datetime, queue_lease: timedelta
 ) -> list[Dispatch]:
-    """Returns the fallback deliveries this outcome released, to be enqueued after the commit."""
-    values: dict[str, object] = {
-        "status": settlement.status,
-        "last_error": settlement.error,
-        "updated_at": now,
+    """Record a parcel's rounds in one transaction: every attempt in one insert, every delivery's
+    new state in one UPDATE. Returns the fallback deliveries released, to enqueue after the commit."""
+    if not rounds:
+        return []
+    async with database.transaction() as session:
+        await insert_rows(
+            session, Attempt.__table__, [_attempt_row(r.claimed, a) for r in rounds for a in r.attempts]
+        )
+        ours = await _settle_deliveries(session, rounds, now, queue_lease)
+        released: list[Dispatch] = []
+        for done in rounds:
+            await _forget_dead_addresses(session, done.claimed, done.attempts, now)
+        await _stand_down(session, [r for r in rounds if r.claimed.delivery_id in ours], now)
+        for done in rounds:
+            if done.claimed.delivery_id in ours:
+                released += await _follow_fallback(session, done.claimed, done.settlement, now, queue_lease)
+        return released
+
+
+def _attempt_row(claimed: Claimed, attempt: AttemptRecord) -> dict[str, object]:
+    return {
+        "delivery_id": claimed.delivery_id,
+        "provider": attempt.provider,
+        "outcome": attempt.outcome.kind.value,
+        "started_at": attempt.started_at,
+        "latency_ms": attempt.latency_ms,
+        "provider_message_id": attempt.outcome.provider_message_id,
+        "error": attempt.outcome.error,
     }
+
+
+async def _settle_deliveries(
+    session: AsyncSession, rounds: Sequence[Round], now: datetime, queue_lease: timedelta
+) -> set[uuid.UUID]:
+    """One UPDATE, each column a CASE over the ids; returns the ids that were still ours."""
+    changes = {r.claimed.delivery_id: _new_values(r, now, queue_lease) for r in rounds}
+    tries = {r.claimed.delivery_id: r.claimed.tries for r in rounds}
+    columns = {name for values in changes.values() for name in values}
+    updated = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(changes),
+            Delivery.status == DeliveryStatus.SENDING,
+            # Still ours: a worker that outlived its lease finds the try count moved on by the
+            # next claim and records its attempts without overwriting that worker's outcome.
+            Delivery.attempt_count == _per_delivery(Delivery.attempt_count, tries),
+        )
+        .values(
+            {
+                name: _per_delivery(
+                    getattr(Delivery, name),
+                    {id_: values[name] for id_, values in changes.items() if name in values},
+                )
+                for name in sorted(columns)
+            }
+        )
+        .returning(Delivery.id)
+    )
+    return set(updated.scalars())
+
+
+def _new_values(done: Round, now: datetime, queue_lease: timedelta) -> dict[str, Any]:
+    settlement = done.settlement
+    values: dict[str, Any] = {"status": settlement.status, "last_error": settlement.error, "updated_at": now}
     if settlement.status is DeliveryStatus.SENT:
         values.update(sent_at=now, provider_message_id=settlement.provider_message_id, lease_expires_at=None)
-        values["provider"] = attempts[-1].provider if attempts else None
+        values["provider"] = done.attempts[-1].provider if done.attempts else None
     elif settlement.retry_in is not None:
         # Waiting in the broker for its retry; if that message is lost, the sweeper resends it.
         values["lease_expires_at"] = now + settlement.retry_in + queue_lease
         values["not_before"] = settlement.not_before
     else:
         values["lease_expires_at"] = None
-    if not settlement.spent_a_try:
-        values["attempt_count"] = Delivery.attempt_count - 1  # the claim counted it; a wait is not a try
-    async with database.transaction() as session:
-        session.add_all(
-            Attempt(
-                delivery_id=claimed.delivery_id,
-                provider=attempt.provider,
-                outcome=attempt.outcome.kind.value,
-                started_at=attempt.started_at,
-                latency_ms=attempt.latency_ms,
-                provider_message_id=attempt.outcome.provider_message_id,
-                error=attempt.outcome.error,
-            )
-            for attempt in attempts
-        )
-        updated = await session.execute(
+    # The claim counted a try; a wait is not one.
+    values["attempt_count"] = done.claimed.tries - (0 if settlement.spent_a_try else 1)
+    return values
+
+
+def _per_delivery(column: Any, values: dict[uuid.UUID, Any]) -> Any:
+    """`column`'s new value for each delivery id (its own value where none is given)."""
+    return case(
+        *((Delivery.id == key, type_coerce(value, column.type)) for key, value in values.items()),
+        else_=column,
+    )
+
+
+async def _stand_down(session: AsyncSession, rounds: Sequence[Round], now: datetime) -> None:
+    """Sent: the notification's held fallback channels are not needed. One UPDATE per channel."""
+    by_channel: dict[str, set[uuid.UUID]] = {}
+    for done in rounds:
+        if done.settlement.status is DeliveryStatus.SENT:
+            by_channel.setdefault(done.claimed.channel, set()).add(done.claimed.notification_id)
+    for channel, notification_ids in by_channel.items():
+        await session.execute(
             update(Delivery)
-            .where(
-                Delivery.id == claimed.delivery_id,
-                Delivery.status == DeliveryStatus.SENDING,
-                # Still ours: a worker that outlived its lease finds the try count moved on by the
-                # next claim and records its attempts without overwriting that worker's outcome.
-                Delivery.attempt_count == claimed.tries,
+            .where(Delivery.notification_id.in_(notification_ids), Delivery.status == DeliveryStatus.HELD)
+            .values(
+                status=DeliveryStatus.SKIPPED, last_error=f"not needed: sent on {channel}", updated_at=now
             )
-            .values(**values)
         )
-        await _forget_dead_addresses(session, claimed, attempts, now)
-        if not updated.rowcount:  # type: ignore[attr-defined]
-            return []
-        return await _follow_fallback(session, claimed, settlement, now, queue_lease)
 
 
 async def _follow_fallback(
     session: AsyncSession, claimed: Claimed, settlement: Settlement, now: datetime, queue_lease: timedelta
 ) -> list[Dispatch]:
     held = (Delivery.notification_id == claimed.notification_id) & (Delivery.status == DeliveryStatus.HELD)
-    if settlement.status in (DeliveryStatus.SENT, DeliveryStatus.THROTTLED):
-        why = (
-            f"not needed: sent on {claimed.channel}"
-            if settlement.status is DeliveryStatus.SENT
-            else settlement.error
-        )
-        status = (
-            DeliveryStatus.SKIPPED if settlement.status is DeliveryStatus.SENT else DeliveryStatus.THROTTLED
-        )
+    if settlement.status is DeliveryStatus.THROTTLED:
         await session.execute(
-            update(Delivery).where(held).values(status=status, last_error=why, updated_at=now)
+            update(Delivery)
+            .where(held)
+            .values(status=DeliveryStatus.THROTTLED, last_error=settlement.error, updated_at=now)
         )
         return []
     if settlement.status not in NOT_OUT:
@@ -125,7 +182,7 @@ async def _follow_fallback(
 
 
 async def _forget_dead_addresses(
-    session: AsyncSession, claimed: Claimed, attempts: list[AttemptRecord], now: datetime
+    session: AsyncSession, claimed: Claimed, attempts: Sequence[AttemptRecord], now: datetime
 ) -> None:
     """A provider said this address or device can never receive: stop sending to it."""
     gone_tokens = {token for attempt in attempts for token in attempt.outcome.invalid_tokens}

@@ -38,14 +38,15 @@ def settle(routed: Routed, tries: int, policy: RetryPolicy) -> Settlement:
     if last is not None and last.kind in (OutcomeKind.PERMANENT, OutcomeKind.INVALID_RECIPIENT):
         return Settlement(DeliveryStatus.FAILED, error=f"{last.kind.value}: {last.error}")
     if any(a.outcome.kind is OutcomeKind.RETRYABLE for a in routed.attempts):
-        if tries >= policy.max_attempts:
-            return Settlement(
-                DeliveryStatus.DEAD, error=f"gave up after {tries} tries: {last.error if last else ''}"
-            )
-        return Settlement(
-            DeliveryStatus.QUEUED, error=last.error if last else None, retry_in=backoff(tries, policy)
-        )
+        return try_again(last.error if last else None, tries, policy)
     return _wait(routed, policy)
+
+
+def try_again(error: str | None, tries: int, policy: RetryPolicy) -> Settlement:
+    """A try spent on a failure that may pass: back off and retry, unless it was the last try."""
+    if tries >= policy.max_attempts:
+        return Settlement(DeliveryStatus.DEAD, error=f"gave up after {tries} tries: {error or ''}")
+    return Settlement(DeliveryStatus.QUEUED, error=error, retry_in=backoff(tries, policy))
 
 
 def _wait(routed: Routed, policy: RetryPolicy) -> Settlement:

@@ -6,7 +6,7 @@ operator dedicate `clarion worker --queues` processes to high priority.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 
 import dramatiq
@@ -14,6 +14,12 @@ import dramatiq
 from ..config.schema import Channel, Priority
 
 Handler = Callable[[str], Awaitable[None]]
+ParcelHandler = Callable[[Sequence[str]], Awaitable[None]]
+
+#: Delivery ids per message at most. A parcel is claimed and recorded in one transaction each:
+#: the database round trips, not the provider call, are what a delivery costs. Bounded so that
+#: one message's sends in flight (parcel x worker threads) stay within a provider's reason.
+PARCEL = 50
 
 # Retries are decided from the database (the category's retry policy); this is only a backstop.
 _BROKER_MAX_RETRIES = 1000
@@ -32,7 +38,7 @@ class DeliveryActors:
         self,
         broker: dramatiq.Broker,
         channels: Iterable[Channel],
-        handler: Handler,
+        handler: ParcelHandler,
         *,
         fan_out: Handler,
         time_limit: timedelta,
@@ -63,15 +69,21 @@ class DeliveryActors:
                     },
                 )
 
-    def message(self, channel: Channel, priority: Priority, delivery_id: str) -> dramatiq.Message:
-        return self.actors[channel, priority].message(delivery_id)
+    def message(self, channel: Channel, priority: Priority, delivery_ids: Sequence[str]) -> dramatiq.Message:
+        return self.actors[channel, priority].message(*delivery_ids)
 
     def queue_names(self) -> list[str]:
         return [CAMPAIGNS_QUEUE, *(actor.queue_name for actor in self.actors.values())]
 
 
-def _named(handler: Handler, channel: Channel, priority: Priority) -> Handler:
-    return _renamed(handler, f"deliver_{channel.value}_{priority.value}")
+def _named(handler: ParcelHandler, channel: Channel, priority: Priority) -> Callable[..., Awaitable[None]]:
+    # The ids are the message's arguments: a message of one id, as older releases sent, is a
+    # parcel of one.
+    async def run(*delivery_ids: str) -> None:
+        await handler(delivery_ids)
+
+    run.__name__ = run.__qualname__ = f"deliver_{channel.value}_{priority.value}"
+    return run
 
 
 def _renamed(handler: Handler, name: str) -> Handler:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Sequence
 
 import dramatiq
 import redis.asyncio as aioredis
@@ -25,7 +26,7 @@ from ..db.types import utcnow
 from ..inbox.feed import Feed, MemoryFeed
 from ..inbox.redis_feed import RedisFeed
 from ..observability.context import bound
-from ..pipeline.courier import Courier, RetryLater
+from ..pipeline.courier import Courier
 from ..pipeline.dispatch import Dispatcher
 from ..pipeline.route import Gates
 from ..pipeline.sweeper import release_all, run_sweeper
@@ -108,13 +109,10 @@ class WorkerRuntime:
         if self._redis is not None:
             await self._redis.aclose()
 
-    async def handle(self, delivery_id: str) -> None:
+    async def handle(self, delivery_ids: Sequence[str]) -> None:
         if self._courier is None:
             raise RuntimeError("this process does not run delivery workers (start `clarion worker`)")
-        try:
-            await self._courier.deliver(delivery_id)
-        except RetryLater as retry:
-            raise dramatiq.Retry(str(retry), delay=retry.delay_ms) from None
+        await self._courier.deliver(delivery_ids)
 
     async def fan_out(self, campaign_id: str) -> None:
         """One batch of a campaign; the next is enqueued at the pace of its send rate."""

@@ -9,6 +9,7 @@ in memory in embedded mode, in Redis in scaled mode so every worker process shar
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -94,22 +95,57 @@ class MemoryCircuitStore:
 
 
 class Breakers:
-    """The breakers of every provider, over one store."""
+    """The breakers of every provider, over one store.
+
+    What this process last saw of a circuit is trusted for `trust_for` seconds while it was
+    closed: a send then costs no store round trip (in Redis, a WATCH transaction before and
+    after every call, the largest share of a send's cost after the database). A failure always
+    goes to the store, so failures from every process count together; another process's trip
+    is seen here at most `trust_for` later, and a success there resets our count only then.
+    """
 
     def __init__(
-        self, store: CircuitStore, policies: dict[str, CircuitPolicy], clock: Callable[[], float]
+        self,
+        store: CircuitStore,
+        policies: dict[str, CircuitPolicy],
+        clock: Callable[[], float],
+        *,
+        trust_for: float = 0.5,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.policies = policies
         self.clock = clock
+        self.trust_for = trust_for
+        self.monotonic = monotonic
+        self._seen: dict[str, tuple[Circuit, float]] = {}
 
     async def admit(self, name: str) -> bool:
+        seen = self._trusted(name)
+        if seen is not None and seen.state is CircuitState.CLOSED:
+            return True
         policy = self.policies[name]
-        return await self.store.update(name, lambda c: admit(c, self.clock(), policy))
+        return await self._update(name, lambda c: admit(c, self.clock(), policy))
 
     async def report(self, name: str, healthy: bool) -> None:
+        if healthy and self._trusted(name) == Circuit():
+            return  # a success on a clean circuit changes nothing
         policy = self.policies[name]
-        await self.store.update(name, lambda c: (report(c, healthy, self.clock(), policy), None))
+        await self._update(name, lambda c: (report(c, healthy, self.clock(), policy), None))
 
     async def state(self, name: str) -> Circuit:
         return await self.store.get(name)
+
+    def _trusted(self, name: str) -> Circuit | None:
+        seen = self._seen.get(name)
+        if seen is None or self.monotonic() - seen[1] >= self.trust_for:
+            return None
+        return seen[0]
+
+    async def _update(self, name: str, change: Callable[[Circuit], tuple[Circuit, T]]) -> T:
+        def noted(circuit: Circuit) -> tuple[Circuit, T]:
+            after, result = change(circuit)
+            self._seen[name] = (after, self.monotonic())
+            return after, result
+
+        return await self.store.update(name, noted)

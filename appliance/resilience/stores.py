@@ -24,10 +24,17 @@ def circuit_policies(catalog: Catalog) -> dict[str, CircuitPolicy]:
     }
 
 
+#: Redis connections per process (and event loop) at most; an open inbox stream holds one.
+REDIS_CONNECTIONS = 512
+
+
 def redis_client(settings: Settings) -> aioredis.Redis:
     """A client for the calling event loop (redis.asyncio pools are bound to their loop)."""
     assert settings.broker_url is not None
-    return aioredis.Redis.from_url(settings.broker_url)
+    # Blocking: a worker's sends in flight (a parcel per thread) can outnumber the pool, and
+    # redis-py's default pool raises "Too many connections" then instead of waiting for one.
+    pool = aioredis.BlockingConnectionPool.from_url(settings.broker_url, max_connections=REDIS_CONNECTIONS)
+    return aioredis.Redis.from_pool(pool)
 
 
 def breakers(store: CircuitStore, catalog: Catalog) -> Breakers:

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from appliance.config.units import parse_rate
-from appliance.resilience.circuit import Circuit, CircuitPolicy, CircuitState, admit, report
+from appliance.resilience.circuit import (
+    Breakers,
+    Circuit,
+    CircuitPolicy,
+    CircuitState,
+    CircuitStore,
+    MemoryCircuitStore,
+    admit,
+    report,
+)
 from appliance.resilience.ratelimit import MARGIN_S, MemoryRateLimiter
+from appliance.resilience.redis_circuits import RedisCircuitStore
 
+T = TypeVar("T")
 POLICY = CircuitPolicy(failures=3, reset_after=timedelta(seconds=10), probe_timeout=timedelta(seconds=2))
 
 # (seconds since the previous event, event): a call's result, or an attempt to pass the breaker
@@ -88,3 +101,53 @@ async def test_both_limiters_agree_on_a_burst(limiter_kind: str, request: pytest
     waits = [await limiter.acquire("burst", rate) for _ in range(8)]
     assert waits[:5] == [0.0] * 5
     assert all(0 < wait <= 1 + MARGIN_S + 0.002 for wait in waits[5:])
+
+
+class Counted:
+    """A circuit store that counts its round trips, over a real one."""
+
+    def __init__(self, store: CircuitStore) -> None:
+        self.store, self.updates = store, 0
+
+    async def get(self, name: str) -> Circuit:
+        return await self.store.get(name)
+
+    async def update(self, name: str, change: Callable[[Circuit], tuple[Circuit, T]]) -> T:
+        self.updates += 1
+        return await self.store.update(name, change)
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "redis"])
+async def test_healthy_sends_cost_no_store_round_trip_while_the_closed_circuit_is_trusted(
+    store_kind: str, request: pytest.FixtureRequest
+) -> None:
+    shared = _circuit_store(store_kind, request)
+    ticks = [0.0]
+    here, there = (
+        Breakers(
+            Counted(shared), {"p": POLICY}, clock=lambda: ticks[0], monotonic=lambda: ticks[0], trust_for=0.5
+        )
+        for _ in range(2)
+    )
+    for _ in range(20):
+        assert await here.admit("p")
+        await here.report("p", healthy=True)
+    assert here.store.updates == 1  # the first look; the rest trusted what it saw
+
+    for _ in range(3):  # another process trips the breaker; every failure goes to the store
+        assert await there.admit("p")
+        await there.report("p", healthy=False)
+    assert (await shared.get("p")).state is CircuitState.OPEN
+    assert await here.admit("p")  # still trusting its closed view, for at most trust_for
+    ticks[0] += 0.5
+    assert not await here.admit("p")  # looked again: open
+    assert not await here.admit("p") and here.store.updates == 3  # an open circuit is never trusted
+
+
+def _circuit_store(kind: str, request: pytest.FixtureRequest) -> CircuitStore:
+    if kind == "memory":
+        return MemoryCircuitStore()
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(request.getfixturevalue("fresh_redis"))
+    return RedisCircuitStore(client, f"clarion-test-{uuid.uuid4().hex[:8]}:circuit")
