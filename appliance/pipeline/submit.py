@@ -1,7 +1,8 @@
 """Submit: the whole front half of the pipeline for a list of requests.
 
-intake (each on its own) -> store (one transaction for all) -> dispatch (after commit).
-Used by the single and batch API alike, so they cannot drift apart.
+intake (each on its own) -> store (one transaction for all, shared with whatever else arrived
+meanwhile: group_commit.py) -> dispatch (after commit). Used by the single and batch API alike,
+so they cannot drift apart.
 """
 
 from __future__ import annotations
@@ -9,17 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import update
-
 from ..catalog import Catalog
-from ..db.engine import Database
-from ..db.models import Delivery
-from ..db.types import utcnow
 from ..errors import RequestRejected
-from .dispatch import Dispatcher
+from .group_commit import GroupCommit
 from .intake import Accepted, accept
 from .requests import NotificationIn
-from .store import Dispatch, Occasion, Stored, store
+from .store import Stored
 
 
 @dataclass(frozen=True)
@@ -33,8 +29,7 @@ async def submit(
     submissions: Sequence[Submission | RequestRejected],
     *,
     catalog: Catalog,
-    database: Database,
-    dispatcher: Dispatcher,
+    committer: GroupCommit,
     caller: str,
     source: str | None = None,
 ) -> list[Stored | RequestRejected]:
@@ -54,38 +49,5 @@ async def submit(
             results.append(None)
         except RequestRejected as exc:
             results.append(exc)
-    now = utcnow()
-    stored = iter(
-        await store(
-            database,
-            accepted,
-            Occasion(
-                source=source or f"api:{caller}",
-                now=now,
-                queue_lease=catalog.config.delivery.queue_lease,
-                policy=catalog.config.policy,
-            ),
-        )
-        if accepted
-        else []
-    )
-    answered = [result if result is not None else next(stored) for result in results]
-    now_due = [result for result in answered if isinstance(result, Stored) and result.send_at is None]
-    await _dispatch(now_due, database, dispatcher)
-    return answered
-
-
-async def _dispatch(stored: list[Stored], database: Database, dispatcher: Dispatcher) -> None:
-    refused = dispatcher.dispatch(dispatch for item in stored for dispatch in item.dispatches)
-    if refused:
-        await _expire_leases(database, refused)
-
-
-async def _expire_leases(database: Database, refused: list[Dispatch]) -> None:
-    """Let the sweeper take what the broker refused on its next round, not after a full lease."""
-    async with database.transaction() as session:
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_([item.delivery_id for item in refused]))
-            .values(lease_expires_at=utcnow())
-        )
+    stored = iter(await committer.store(accepted, source or f"api:{caller}") if accepted else [])
+    return [result if result is not None else next(stored) for result in results]

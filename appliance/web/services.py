@@ -18,6 +18,7 @@ from ..db.migrate import upgrade
 from ..inbox.feed import Feed
 from ..inbox.redis_feed import RedisFeed
 from ..pipeline.dispatch import Dispatcher
+from ..pipeline.group_commit import GroupCommit
 from ..queueing.runtime import WorkerRuntime
 from ..resilience.circuit import CircuitStore
 from ..resilience.redis_circuits import RedisCircuitStore
@@ -41,6 +42,7 @@ class Services:
     runtime: WorkerRuntime
     reload: Reload | None = None
     database: Database = field(init=False)
+    committer: GroupCommit = field(init=False)  # what the API's sends go through
     circuits: CircuitStore = field(init=False)
     scheduler: Scheduler = field(init=False)
     sign_ins: LoginThrottle = field(init=False)
@@ -56,6 +58,7 @@ class Services:
         if self.settings.migrate_on_start:
             upgrade(self.settings.database_url)
         self.database = Database(self.settings.database_url)
+        self.committer = GroupCommit(self.database, self.dispatcher, self.catalog)
         if self.settings.embedded:
             self.circuits = self.runtime.circuits
             self.feed = self.runtime.feed

@@ -96,8 +96,7 @@ async def _submit(
     results = await submit(
         submissions,
         catalog=services.catalog,
-        database=services.database,
-        dispatcher=services.dispatcher,
+        committer=services.committer,
         caller=request.state.caller,
     )
     # Committed but held for `send_at`: the scheduler enqueues them then.

@@ -76,8 +76,7 @@ async def send_test(
         [result] = await submit(
             [submission_from_form(services.catalog, template, values)],
             catalog=services.catalog,
-            database=services.database,
-            dispatcher=services.dispatcher,
+            committer=services.committer,
             caller=sender,
             source=sender,
         )

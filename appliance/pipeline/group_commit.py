@@ -1,0 +1,110 @@
+"""Group commit: submissions that arrive together share one store transaction and one dispatch.
+
+A single notification costs the database nearly what a batch of hundreds does (a transaction,
+a statement per table): the requests that come in while a transaction runs go together in the
+next one, and their deliveries travel in shared parcels. A request that finds a lane free goes
+at once: there is no timer, so nothing waits when the API is idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import update
+
+from ..catalog import Catalog
+from ..db.engine import Database
+from ..db.models import Delivery
+from ..db.types import utcnow
+from .dispatch import Dispatcher
+from .intake import Accepted
+from .store import Dispatch, Occasion, Stored, StoreResult, store
+
+#: Transactions in flight at once: one runs while the next gathers what arrives meanwhile.
+LANES = 2
+#: Items per transaction at most: a batch request's worth.
+MOST = 1000
+
+
+@dataclass
+class _Call:
+    items: Sequence[Accepted]
+    source: str
+    answer: asyncio.Future[list[StoreResult]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class GroupCommit:
+    def __init__(self, database: Database, dispatcher: Dispatcher, catalog: Catalog) -> None:
+        self.database = database
+        self.dispatcher = dispatcher
+        self.catalog = catalog
+        self._waiting: list[_Call] = []
+        self._lanes: set[asyncio.Task[None]] = set()
+
+    async def store(self, items: Sequence[Accepted], source: str) -> list[StoreResult]:
+        """Store `items` (one result each, in order) and enqueue those due now, once committed."""
+        call = _Call(items, source)
+        self._waiting.append(call)
+        if len(self._lanes) < LANES:
+            lane = asyncio.create_task(self._drain())
+            self._lanes.add(lane)
+            lane.add_done_callback(self._lanes.discard)
+        return await call.answer
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            group = self._take()
+            try:
+                results = await self._commit(group)
+            except Exception as exc:  # each caller answers for itself (a 503, a logged error)
+                for call in group:
+                    if not call.answer.done():  # done: its request was cancelled meanwhile
+                        call.answer.set_exception(exc)
+                continue
+            for call, answer in zip(group, results, strict=True):
+                if not call.answer.done():
+                    call.answer.set_result(answer)
+
+    def _take(self) -> list[_Call]:
+        """The oldest waiting calls of one source, up to MOST items (and at least one call)."""
+        source, taken, count = self._waiting[0].source, [], 0
+        for call in list(self._waiting):
+            if call.source != source or (taken and count + len(call.items) > MOST):
+                continue
+            taken.append(call)
+            count += len(call.items)
+            self._waiting.remove(call)
+        return taken
+
+    async def _commit(self, group: list[_Call]) -> list[list[StoreResult]]:
+        config = self.catalog.config
+        occasion = Occasion(
+            source=group[0].source,
+            now=utcnow(),
+            queue_lease=config.delivery.queue_lease,
+            policy=config.policy,
+        )
+        stored = await store(self.database, [item for call in group for item in call.items], occasion)
+        now_due = [r for r in stored if isinstance(r, Stored) and r.send_at is None]
+        refused = self.dispatcher.dispatch(dispatch for r in now_due for dispatch in r.dispatches)
+        if refused:
+            await _expire_leases(self.database, refused)
+        answers, start = [], 0
+        for call in group:
+            answers.append(stored[start : start + len(call.items)])
+            start += len(call.items)
+        return answers
+
+
+async def _expire_leases(database: Database, refused: list[Dispatch]) -> None:
+    """Let the sweeper take what the broker refused on its next round, not after a full lease."""
+    async with database.transaction() as session:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_([item.delivery_id for item in refused]))
+            .values(lease_expires_at=utcnow())
+        )
