@@ -17,10 +17,10 @@ from appliance.db.migrate import upgrade
 
 from . import baselines, services
 from .report import Row, medians, table
-from .scenarios import delivery, fanout, ingest, priority
+from .scenarios import delivery, fanout, ingest, priority, soak
 from .scenarios.requests import RECIPIENTS
 
-ALL = frozenset({"A", "B", "C", "G1", "G2", "G3", "G4", "G5", "G7"})
+ALL = frozenset({"A", "B", "C", "G1", "G2", "G3", "G4", "G5", "G6", "G7"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Plan:
     backlog: int = 4000
     audience: int = 1_000_000  # G5
     fanout_limit_s: float = 75  # G5 stops here, done or not: the target is 60 s
+    soak_s: float = 600  # G6
     scenarios: frozenset[str] = field(default=ALL)
 
     @classmethod
@@ -60,6 +61,7 @@ class Plan:
             backlog=200,
             audience=2000,
             fanout_limit_s=20,
+            soak_s=2,
         )
 
     def with_runs(self, runs: int) -> Plan:
@@ -114,7 +116,7 @@ def run_all(plan: Plan, workdir: Path) -> str:
         }
         _baselines(plan, workdir, url, hooks[0], figures)
         env = services.clarion_env(services.psycopg_url(url), f"{hooks[0]}/hook", namespace)
-        if plan.scenarios & {"G1", "G2", "G3", "G4"}:
+        if plan.scenarios & {"G1", "G2", "G3", "G4", "G6"}:
             base, api = services.serve(running, workdir, env)
             _ingest(plan, base, figures, lambda: services.cpu_s(api.pid))
             _park_backlog(url, namespace)
@@ -125,6 +127,8 @@ def run_all(plan: Plan, workdir: Path) -> str:
                     figures[f"G3 {delay_ms}"] = _e2e_scaled(plan, aimed, hook)
             if "G4" in plan.scenarios:
                 figures["G4"] = _priority(plan, stack, hooks[0])
+            if "G6" in plan.scenarios:
+                figures["G6"] = _soak(plan, stack, hooks[0])
             figures["API"] = {"rss MB": services.rss_mb(api.pid)}
     if "G5" in plan.scenarios:
         figures["G5"] = _fan_out(plan, workdir)
@@ -203,6 +207,23 @@ def _e2e_scaled(plan: Plan, stack: Scaled, hook: str) -> dict[str, float]:
         )  # fmt: skip
         result["worker rss MB"] = max(services.rss_mb(worker.pid) for worker in workers)
         return result
+    finally:
+        for worker in workers:
+            stack.running.stop(worker)
+
+
+def _soak(plan: Plan, stack: Scaled, hook: str) -> dict[str, float]:
+    """G6: G3's load for `soak_s`, the workers started fresh for it."""
+    workers = stack.workers(plan.workers, threads=plan.worker_threads)
+    try:
+        return soak.soak(
+            stack.base,
+            hook,
+            stack.count_sent,
+            pids={"api": [stack.api_pid], "worker": [worker.pid for worker in workers]},
+            duration_s=plan.soak_s,
+            backlog=plan.backlog,
+        )
     finally:
         for worker in workers:
             stack.running.stop(worker)
@@ -418,6 +439,24 @@ def _rows(plan: Plan, f: dict[str, dict[str, float]]) -> list[Row]:
                 None,
                 "≤ 60 s, Redis ≤ 150 MB",
                 whole and g5["seconds"] <= 60 and g5["redis MB"] <= 150,
+            )
+        )
+    if "G6" in f:
+        g6 = f["G6"]
+        rows.append(
+            Row(
+                "G6",
+                f"soak: G3's load for {plan.soak_s / 60:g} min, RSS sampled (one run)",
+                f"API {g6['api rss MB']:.0f} MB ({g6['api growth %']:+.1f} %), worker "
+                f"{g6['worker rss MB']:.0f} MB ({g6['worker growth %']:+.1f} %) at the end; "
+                f"{g6['deliveries/s']:,.0f} deliveries/s meanwhile",
+                "—",
+                None,
+                "API ≤ 100 MB, worker ≤ 150 MB, growth < 5 %",
+                g6["api rss MB"] <= 100
+                and g6["worker rss MB"] <= 150
+                and g6["api growth %"] < 5
+                and g6["worker growth %"] < 5,
             )
         )
     if "G7 e2e" in f:

@@ -51,13 +51,13 @@ async def record(
             session, Attempt.__table__, [_attempt_row(r.claimed, a) for r in rounds for a in r.attempts]
         )
         ours = await _settle_deliveries(session, rounds, now, queue_lease)
-        released: list[Dispatch] = []
         for done in rounds:
             await _forget_dead_addresses(session, done.claimed, done.attempts, now)
-        await _stand_down(session, [r for r in rounds if r.claimed.delivery_id in ours], now)
-        for done in rounds:
-            if done.claimed.delivery_id in ours:
-                released += await _follow_fallback(session, done.claimed, done.settlement, now, queue_lease)
+        still_ours = [done for done in rounds if done.claimed.delivery_id in ours]
+        await _stand_down(session, still_ours, now)
+        released: list[Dispatch] = []
+        for done in still_ours:
+            released += await _follow_fallback(session, done.claimed, done.settlement, now, queue_lease)
         return released
 
 
@@ -76,29 +76,31 @@ def _attempt_row(claimed: Claimed, attempt: AttemptRecord) -> dict[str, object]:
 async def _settle_deliveries(
     session: AsyncSession, rounds: Sequence[Round], now: datetime, queue_lease: timedelta
 ) -> set[uuid.UUID]:
-    """One UPDATE, each column a CASE over the ids; returns the ids that were still ours."""
+    """One UPDATE for the parcel; returns the ids that were still ours."""
     changes = {r.claimed.delivery_id: _new_values(r, now, queue_lease) for r in rounds}
     tries = {r.claimed.delivery_id: r.claimed.tries for r in rounds}
-    columns = {name for values in changes.values() for name in values}
+    columns = sorted({name for values in changes.values() for name in values})
+    table = Delivery.__table__
     updated = await session.execute(
-        update(Delivery)
+        table.update()
         .where(
-            Delivery.id.in_(changes),
-            Delivery.status == DeliveryStatus.SENDING,
+            table.c.id.in_(changes),
+            table.c.status == DeliveryStatus.SENDING,
             # Still ours: a worker that outlived its lease finds the try count moved on by the
             # next claim and records its attempts without overwriting that worker's outcome.
-            Delivery.attempt_count == _per_delivery(Delivery.attempt_count, tries),
+            table.c.attempt_count == _per_delivery(table.c.attempt_count, tries, len(changes)),
         )
         .values(
             {
                 name: _per_delivery(
-                    getattr(Delivery, name),
+                    table.c[name],
                     {id_: values[name] for id_, values in changes.items() if name in values},
+                    len(changes),
                 )
-                for name in sorted(columns)
+                for name in columns
             }
         )
-        .returning(Delivery.id)
+        .returning(table.c.id)
     )
     return set(updated.scalars())
 
@@ -115,15 +117,20 @@ def _new_values(done: Round, now: datetime, queue_lease: timedelta) -> dict[str,
         values["not_before"] = settlement.not_before
     else:
         values["lease_expires_at"] = None
-    # The claim counted a try; a wait is not one.
-    values["attempt_count"] = done.claimed.tries - (0 if settlement.spent_a_try else 1)
+    if not settlement.spent_a_try:
+        values["attempt_count"] = done.claimed.tries - 1  # the claim counted a try; a wait is not one
     return values
 
 
-def _per_delivery(column: Any, values: dict[uuid.UUID, Any]) -> Any:
-    """`column`'s new value for each delivery id (its own value where none is given)."""
+def _per_delivery(column: Any, values: dict[uuid.UUID, Any], parcel: int) -> Any:
+    """`column`'s new value for each delivery id, its own value where none is given: one value
+    when every delivery of the parcel takes the same (the usual case), else a CASE over the ids."""
+    distinct = set(values.values())
+    if len(values) == parcel and len(distinct) == 1:
+        return type_coerce(distinct.pop(), column.type)
     return case(
-        *((Delivery.id == key, type_coerce(value, column.type)) for key, value in values.items()),
+        {key: type_coerce(value, column.type) for key, value in values.items()},
+        value=Delivery.__table__.c.id,
         else_=column,
     )
 
@@ -147,6 +154,8 @@ async def _stand_down(session: AsyncSession, rounds: Sequence[Round], now: datet
 async def _follow_fallback(
     session: AsyncSession, claimed: Claimed, settlement: Settlement, now: datetime, queue_lease: timedelta
 ) -> list[Dispatch]:
+    if settlement.status is not DeliveryStatus.THROTTLED and settlement.status not in NOT_OUT:
+        return []  # sent (see _stand_down) or waiting for a retry: nothing follows yet
     held = (Delivery.notification_id == claimed.notification_id) & (Delivery.status == DeliveryStatus.HELD)
     if settlement.status is DeliveryStatus.THROTTLED:
         await session.execute(
@@ -154,8 +163,6 @@ async def _follow_fallback(
             .where(held)
             .values(status=DeliveryStatus.THROTTLED, last_error=settlement.error, updated_at=now)
         )
-        return []
-    if settlement.status not in NOT_OUT:
         return []
     following = (
         await session.execute(

@@ -143,6 +143,10 @@ class Breakers:
         return seen[0]
 
     async def _update(self, name: str, change: Callable[[Circuit], tuple[Circuit, T]]) -> T:
+        seen = self._seen.get(name)
+        if seen is not None:  # the sends in flight meanwhile keep trusting it: one look, not one each
+            self._seen[name] = (seen[0], self.monotonic())
+
         def noted(circuit: Circuit) -> tuple[Circuit, T]:
             after, result = change(circuit)
             self._seen[name] = (after, self.monotonic())

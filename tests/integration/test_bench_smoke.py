@@ -36,7 +36,18 @@ def test_every_scenario_runs_tiny_and_writes_its_row(pg_server: str, redis_url: 
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     table = output.read_text()
-    for target in ("| A |", "| B |", "| C |", "| G1 |", "| G2 |", "| G3 |", "| G4 |", "| G5 |", "| G7 |"):
+    for target in (
+        "| A |",
+        "| B |",
+        "| C |",
+        "| G1 |",
+        "| G2 |",
+        "| G3 |",
+        "| G4 |",
+        "| G5 |",
+        "| G6 |",
+        "| G7 |",
+    ):
         assert target in table
     assert table.count("| G3 |") == 2  # provider latency 0 ms and 20 ms
     assert "deliveries/s" in table and "median of 1" in table
