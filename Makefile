@@ -32,7 +32,7 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev services
 	$(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder
 
-# Every benchmark scenario against PostgreSQL + Redis on 127.0.0.1 (~12 minutes); appends the
+# Every benchmark scenario against PostgreSQL + Redis on 127.0.0.1 (~23 minutes, 10 of them the G6 soak); appends the
 # table to docs/benchmarks.md. `make bench BENCH_ARGS=--smoke` checks the scripts in seconds.
 bench: $(VENV)/.dev services
 	$(BIN)/python -m bench $(BENCH_ARGS)
