@@ -33,7 +33,7 @@ from .compose import compose
 from .dispatch import Dispatcher
 from .record import Round, record
 from .route import AttemptRecord, Gates, route
-from .settle import Settlement, settle, try_again
+from .settle import Settlement, backoff, settle
 from .store import Dispatch
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,7 @@ class Courier:
                 return Round(claimed, *await self._send(claimed))
             except Exception as exc:  # a bug or a lost connection: retry this one, not the parcel
                 log.exception("delivery %s: its round failed; it will be tried again", claimed.delivery_id)
-                error = f"internal error: {type(exc).__name__}: {exc}"
-                return Round(claimed, try_again(error, claimed.tries, self._retry_policy(claimed.category)))
+                return Round(claimed, self._broken(claimed, exc))
 
     async def _check_policy(self, claimed: Claimed) -> Settlement | None:
         """Why this delivery must not go out now (skip, defer or throttle); None when it may."""
@@ -145,6 +144,16 @@ class Courier:
         channel = config.channels.get(Channel(claimed.channel))
         routed = await route(message, channel.providers if channel else [], self.providers, self.gates)
         return settle(routed, claimed.tries, self._retry_policy(claimed.category)), list(routed.attempts)
+
+    def _broken(self, claimed: Claimed, exc: Exception) -> Settlement:
+        """Our fault, not the provider's (Redis or the database went away, a bug): wait and
+        retry without spending a try, so an outage never turns deliveries dead."""
+        return Settlement(
+            DeliveryStatus.QUEUED,
+            error=f"internal error: {type(exc).__name__}: {exc}",
+            retry_in=backoff(claimed.tries, self._retry_policy(claimed.category)),
+            spent_a_try=False,
+        )
 
     def _heeds_choices(self, category: str) -> bool:
         """Whether a recipient's choices can stop this category (see _check_policy): only where

@@ -43,19 +43,29 @@ class GroupCommit:
         self.dispatcher = dispatcher
         self.catalog = catalog
         self._waiting: list[_Call] = []
-        self._lanes: set[asyncio.Task[None]] = set()
+        self._lanes: set[asyncio.Task[None]] = set()  # held so they are not garbage-collected
+        self._draining = 0  # lanes still draining: counted down the moment a lane finds nothing
 
     async def store(self, items: Sequence[Accepted], source: str) -> list[StoreResult]:
         """Store `items` (one result each, in order) and enqueue those due now, once committed."""
         call = _Call(items, source)
         self._waiting.append(call)
-        if len(self._lanes) < LANES:
+        # Not len(self._lanes): a finished lane stays in the set until its callback runs, and a
+        # call counted against it would wait with no lane to take it.
+        if self._draining < LANES:
+            self._draining += 1
             lane = asyncio.create_task(self._drain())
             self._lanes.add(lane)
             lane.add_done_callback(self._lanes.discard)
         return await call.answer
 
     async def _drain(self) -> None:
+        try:
+            await self._drain_waiting()
+        finally:
+            self._draining -= 1  # no await since the queue was last seen empty
+
+    async def _drain_waiting(self) -> None:
         while self._waiting:
             group = self._take()
             try:

@@ -38,11 +38,11 @@ def settle(routed: Routed, tries: int, policy: RetryPolicy) -> Settlement:
     if last is not None and last.kind in (OutcomeKind.PERMANENT, OutcomeKind.INVALID_RECIPIENT):
         return Settlement(DeliveryStatus.FAILED, error=f"{last.kind.value}: {last.error}")
     if any(a.outcome.kind is OutcomeKind.RETRYABLE for a in routed.attempts):
-        return try_again(last.error if last else None, tries, policy)
+        return _try_again(last.error if last else None, tries, policy)
     return _wait(routed, policy)
 
 
-def try_again(error: str | None, tries: int, policy: RetryPolicy) -> Settlement:
+def _try_again(error: str | None, tries: int, policy: RetryPolicy) -> Settlement:
     """A try spent on a failure that may pass: back off and retry, unless it was the last try."""
     if tries >= policy.max_attempts:
         return Settlement(DeliveryStatus.DEAD, error=f"gave up after {tries} tries: {error or ''}")
