@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from ..catalog import Catalog
-from ..config.schema import CategoryConfig, Channel, Priority, RetryPolicy
+from ..config.schema import CategoryConfig, Channel, RetryPolicy
 from ..db.engine import Database
 from ..db.models import CampaignState, DeliveryStatus
 from ..db.types import utcnow
@@ -34,7 +34,6 @@ from .dispatch import Dispatcher
 from .record import Round, record
 from .route import AttemptRecord, Gates, route
 from .settle import Settlement, backoff, settle
-from .store import Dispatch
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +70,8 @@ class Courier:
             heeds_choices=self._heeds_choices,
         )  # those settled already or leased by another worker are left out: duplicate messages
         rounds = await asyncio.gather(*(self._round(each) for each in claimed))
-        now = self.clock()
-        follow_ups = await record(self.database, rounds, now=now, queue_lease=delivery.queue_lease)
-        # A refused enqueue is re-sent by the sweeper once the delivery's lease lapses.
-        self.dispatcher.dispatch(
-            [*follow_ups, *(_retry(done, now) for done in rounds if done.settlement.retry_in)]
-        )
+        follow_ups = await record(self.database, rounds, now=self.clock(), queue_lease=delivery.queue_lease)
+        self.dispatcher.dispatch(follow_ups)  # a refused one is re-sent by the sweeper once its lease lapses
         for done in rounds:
             _report(done)
 
@@ -165,12 +160,6 @@ class Courier:
         # A category removed by a config reload keeps the default policy for what is in flight.
         found = self.catalog.config.categories.get(category)
         return found.retry if found else RetryPolicy()
-
-
-def _retry(done: Round, now: datetime) -> Dispatch:
-    claimed = done.claimed
-    due = now + (done.settlement.retry_in or timedelta(0))
-    return Dispatch(claimed.delivery_id, Channel(claimed.channel), Priority(claimed.priority), not_before=due)
 
 
 def _report(done: Round) -> None:

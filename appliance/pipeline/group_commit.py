@@ -43,41 +43,35 @@ class GroupCommit:
         self.dispatcher = dispatcher
         self.catalog = catalog
         self._waiting: list[_Call] = []
-        self._lanes: set[asyncio.Task[None]] = set()  # held so they are not garbage-collected
-        self._draining = 0  # lanes still draining: counted down the moment a lane finds nothing
+        self._lanes: set[asyncio.Task[None]] = set()
 
     async def store(self, items: Sequence[Accepted], source: str) -> list[StoreResult]:
         """Store `items` (one result each, in order) and enqueue those due now, once committed."""
         call = _Call(items, source)
         self._waiting.append(call)
-        # Not len(self._lanes): a finished lane stays in the set until its callback runs, and a
-        # call counted against it would wait with no lane to take it.
-        if self._draining < LANES:
-            self._draining += 1
-            lane = asyncio.create_task(self._drain())
-            self._lanes.add(lane)
-            lane.add_done_callback(self._lanes.discard)
+        if len(self._lanes) < LANES:
+            self._lanes.add(asyncio.create_task(self._drain()))
         return await call.answer
 
     async def _drain(self) -> None:
         try:
-            await self._drain_waiting()
+            while self._waiting:
+                group = self._take()
+                try:
+                    results = await self._commit(group)
+                except Exception as exc:  # each caller answers for itself (a 503, a logged error)
+                    results = [exc] * len(group)
+                for call, answer in zip(group, results, strict=True):
+                    if call.answer.done():  # its request was cancelled meanwhile
+                        continue
+                    if isinstance(answer, Exception):
+                        call.answer.set_exception(answer)
+                    else:
+                        call.answer.set_result(answer)
         finally:
-            self._draining -= 1  # no await since the queue was last seen empty
-
-    async def _drain_waiting(self) -> None:
-        while self._waiting:
-            group = self._take()
-            try:
-                results = await self._commit(group)
-            except Exception as exc:  # each caller answers for itself (a 503, a logged error)
-                for call in group:
-                    if not call.answer.done():  # done: its request was cancelled meanwhile
-                        call.answer.set_exception(exc)
-                continue
-            for call, answer in zip(group, results, strict=True):
-                if not call.answer.done():
-                    call.answer.set_result(answer)
+            # Leaves the set with no await since the queue was last seen empty: a call that
+            # arrives from now on starts a lane of its own instead of waiting on this one.
+            self._lanes.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     def _take(self) -> list[_Call]:
         """The oldest waiting calls of one source, up to MOST items (and at least one call)."""

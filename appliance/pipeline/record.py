@@ -43,7 +43,9 @@ async def record(
     database: Database, rounds: Sequence[Round], *, now: datetime, queue_lease: timedelta
 ) -> list[Dispatch]:
     """Record a parcel's rounds in one transaction: every attempt in one insert, every delivery's
-    new state in one UPDATE. Returns the fallback deliveries released, to enqueue after the commit."""
+    new state in one UPDATE. Returns what to enqueue after the commit: the fallback deliveries
+    released, and the retries, each due after its delay — of the deliveries still ours only (one
+    another worker claimed meanwhile is that worker's to retry)."""
     if not rounds:
         return []
     async with database.transaction() as session:
@@ -55,10 +57,18 @@ async def record(
             await _forget_dead_addresses(session, done.claimed, done.attempts, now)
         still_ours = [done for done in rounds if done.claimed.delivery_id in ours]
         await _stand_down(session, still_ours, now)
-        released: list[Dispatch] = []
+        following = [
+            _again(done.claimed, now + done.settlement.retry_in)
+            for done in still_ours
+            if done.settlement.retry_in is not None
+        ]
         for done in still_ours:
-            released += await _follow_fallback(session, done.claimed, done.settlement, now, queue_lease)
-        return released
+            following += await _follow_fallback(session, done.claimed, done.settlement, now, queue_lease)
+        return following
+
+
+def _again(claimed: Claimed, due: datetime) -> Dispatch:
+    return Dispatch(claimed.delivery_id, Channel(claimed.channel), Priority(claimed.priority), not_before=due)
 
 
 def _attempt_row(claimed: Claimed, attempt: AttemptRecord) -> dict[str, object]:

@@ -57,10 +57,13 @@ class DeliveryActors:
         self.actors: dict[tuple[Channel, Priority], dramatiq.Actor] = {}
         for channel in channels:
             for priority in Priority:
+                name = f"deliver_{channel.value}_{priority.value}"
                 self.actors[channel, priority] = dramatiq.Actor(
-                    _named(handler, channel, priority),
+                    # The ids are the message's arguments: a message of one id, as older
+                    # releases sent, is a parcel of one.
+                    _renamed(lambda *delivery_ids: handler(delivery_ids), name),
                     broker=broker,
-                    actor_name=f"deliver_{channel.value}_{priority.value}",
+                    actor_name=name,
                     queue_name=queue_name(channel, priority),
                     priority=0,
                     options={
@@ -75,20 +78,16 @@ class DeliveryActors:
     def queue_names(self) -> list[str]:
         return [CAMPAIGNS_QUEUE, *(actor.queue_name for actor in self.actors.values())]
 
-
-def _named(handler: ParcelHandler, channel: Channel, priority: Priority) -> Callable[..., Awaitable[None]]:
-    # The ids are the message's arguments: a message of one id, as older releases sent, is a
-    # parcel of one.
-    async def run(*delivery_ids: str) -> None:
-        await handler(delivery_ids)
-
-    run.__name__ = run.__qualname__ = f"deliver_{channel.value}_{priority.value}"
-    return run
+    def high_priority_queues(self) -> set[str]:
+        return {actor.queue_name for (_, priority), actor in self.actors.items() if priority is Priority.HIGH}
 
 
-def _renamed(handler: Handler, name: str) -> Handler:
-    async def run(argument: str) -> None:
-        await handler(argument)
+def _renamed(fn: Callable[..., Awaitable[None]], name: str) -> Callable[..., Awaitable[None]]:
+    """`fn` as a coroutine function called `name`: Dramatiq's logs and its AsyncIO middleware
+    go by the function it is given."""
+
+    async def run(*arguments: str) -> None:
+        await fn(*arguments)
 
     run.__name__ = run.__qualname__ = name
     return run

@@ -21,7 +21,6 @@ from dramatiq.middleware import AsyncIO, Middleware
 from ..campaigns.fanout import fan_out_batch
 from ..campaigns.recovery import watch
 from ..catalog import Catalog
-from ..config.schema import Priority
 from ..db.engine import Database
 from ..db.types import utcnow
 from ..inbox.feed import Feed, MemoryFeed
@@ -138,12 +137,10 @@ class WorkerRuntime:
             self.broker,
             queues=queues,
             worker_threads=threads or self.catalog.config.delivery.worker_threads,
-            worker_timeout=HIGH_POLL_MS if queues and all(_is_high(q) for q in queues) else IDLE_POLL_MS,
+            worker_timeout=HIGH_POLL_MS
+            if queues and queues <= self.actors.high_priority_queues()
+            else IDLE_POLL_MS,
         )
-
-
-def _is_high(queue: str) -> bool:
-    return queue.endswith(f".{Priority.HIGH.value}")
 
 
 class _Lifecycle(Middleware):
