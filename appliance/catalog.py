@@ -50,7 +50,7 @@ class Catalog:
             )
         return category
 
-    def require_template(self, name: str, category: CategoryConfig) -> set[Channel]:
+    def require_template(self, name: str, category: CategoryConfig) -> frozenset[Channel]:
         """The category's channels this template has content for; rejects a template with none."""
         if not self.templates.has(name):
             raise RequestRejected(

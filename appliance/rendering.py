@@ -43,6 +43,9 @@ class TemplateCatalog:
         # (template, variant, locale, channel) -> only the fields that variant overrides
         self._overrides: dict[tuple[str, str, str | None, Channel], FieldTemplates] = {}
         self._weights: dict[str, dict[str, int]] = {}
+        # Indexes of _compiled, asked on every request: name -> its default-locale channels.
+        self._names: set[str] = set()
+        self._channels: dict[str, frozenset[Channel]] = {}
         self._uses: dict[str, Uses] = {}
         self._text_env = _environment(autoescape=False)
         self._html_env = _environment(autoescape=True)
@@ -63,7 +66,15 @@ class TemplateCatalog:
                     catalog._overrides[(name, variant, locale, channel)] = compiled
             if template.variants:
                 catalog._weights[name] = {variant: spec.weight for variant, spec in template.variants.items()}
+        catalog._index()
         return catalog, problems
+
+    def _index(self) -> None:
+        self._names = {name for (name, _, _) in self._compiled}
+        self._channels = {
+            name: frozenset(c for (n, locale, c) in self._compiled if n == name and locale is None)
+            for name in self._names
+        }
 
     def _compile_parts(
         self,
@@ -118,11 +129,11 @@ class TemplateCatalog:
             )
         return environment.from_string("")
 
-    def channels(self, template: str) -> set[Channel]:
-        return {channel for (name, locale, channel) in self._compiled if name == template and locale is None}
+    def channels(self, template: str) -> frozenset[Channel]:
+        return self._channels.get(template, frozenset())
 
     def has(self, template: str) -> bool:
-        return any(name == template for (name, _, _) in self._compiled)
+        return template in self._names
 
     def variants(self, template: str) -> dict[str, int]:
         """Variant name -> weight (0 included); empty when the template runs no A/B test."""

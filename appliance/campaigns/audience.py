@@ -21,9 +21,14 @@ from ..db.models import Recipient, TopicSubscription
 
 @dataclass(frozen=True)
 class Member:
+    """The columns planning reads of a recipient (a pipeline.store.Addressee), in one query."""
+
     id: uuid.UUID
     external_id: str
     timezone: str | None
+    email: str | None
+    phone: str | None
+    unsubscribed_all: bool
 
 
 def describe(audience: dict[str, Any]) -> str:
@@ -48,10 +53,15 @@ async def next_members(
     return [Member(*row) for row in rows]
 
 
-async def _members(
-    session: AsyncSession, config: ClarionConfig, audience: dict[str, Any]
-) -> Select[tuple[uuid.UUID, str, str | None]]:
-    query = select(Recipient.id, Recipient.external_id, Recipient.timezone)
+async def _members(session: AsyncSession, config: ClarionConfig, audience: dict[str, Any]) -> Select[Any]:
+    query = select(
+        Recipient.id,
+        Recipient.external_id,
+        Recipient.timezone,
+        Recipient.email,
+        Recipient.phone,
+        Recipient.unsubscribed_all,
+    )
     if "segment" in audience:
         # Read at every batch: an edit to the segment applies to the recipients not reached yet.
         rules = await segment_rules(session, config, audience["segment"])

@@ -74,24 +74,34 @@ async def _plan(
         queue_lease=catalog.config.delivery.queue_lease,
         policy=catalog.config.policy,
     )
-    items = [_item(catalog, campaign, member, now) for member in members]
-    return [result for result in await store_in(session, items, occasion) if isinstance(result, Stored)]
-
-
-def _item(catalog: Catalog, campaign: Campaign, member: Member, now: datetime) -> Accepted:
+    # The request is the same for every member but the recipient: checked once per batch.
     request = NotificationIn(
-        to=RecipientIn(id=member.external_id),
+        to=RecipientIn(id=members[0].external_id),
         category=campaign.category,
         template=campaign.template,
         data=campaign.data,
     )
+    common = replace(accept(request, catalog, caller="campaign"), campaign_id=campaign.id)
     weights = campaign_weights(catalog, campaign)
+    items = [_item(catalog, campaign, common, weights, member, now) for member in members]
+    results = await store_in(session, items, occasion, {member.external_id: member for member in members})
+    return [result for result in results if isinstance(result, Stored)]
+
+
+def _item(
+    catalog: Catalog,
+    campaign: Campaign,
+    common: Accepted,
+    weights: dict[str, int],
+    member: Member,
+    now: datetime,
+) -> Accepted:
     variant = campaign.winner or (assign(str(campaign.id), member.external_id, weights) if weights else None)
     # A variant may test a send time: its own local time instead of the campaign's.
     own = (campaign.variants.get(variant) or {}).get("local_time") if variant else None
     return replace(
-        accept(request, catalog, caller="campaign"),
-        campaign_id=campaign.id,
+        common,
+        recipient=RecipientIn(id=member.external_id),
         variant=variant,
         send_at=_local_send_time(own or campaign.local_time, campaign, member, catalog, now),
     )

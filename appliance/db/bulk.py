@@ -9,7 +9,7 @@ so COPY starts at COPY_FROM rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -31,9 +31,10 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
     names = ", ".join(f'"{column.name}"' for column in columns)
+    given = [(column.name, isinstance(column.type, JSON), _default(column)) for column in columns]
     async with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
         for row in rows:
-            await copy.write_row([_value(column, row) for column in columns])
+            await copy.write_row([_value(row, *column) for column in given])
 
 
 def _given_or_defaulted(name: str, column: Any, sample: dict[str, Any]) -> bool:
@@ -41,11 +42,15 @@ def _given_or_defaulted(name: str, column: Any, sample: dict[str, Any]) -> bool:
     return name in sample or column.default is not None
 
 
-def _value(column: Any, row: dict[str, Any]) -> Any:
-    value = row[column.name] if column.name in row else _default(column)
-    return Jsonb(value) if isinstance(column.type, JSON) and value is not None else value
+def _value(row: dict[str, Any], name: str, is_json: bool, default: Callable[[], Any]) -> Any:
+    value = row[name] if name in row else default()
+    return Jsonb(value) if is_json and value is not None else value
 
 
-def _default(column: Any) -> Any:
+def _default(column: Any) -> Callable[[], Any]:
     # SQLAlchemy wraps a default callable to take an execution context; ours ignore it.
-    return column.default.arg if column.default.is_scalar else column.default.arg(None)
+    if column.default is None:
+        return lambda: None  # every row gives it (the first one did)
+    if column.default.is_scalar:
+        return lambda: column.default.arg
+    return lambda: column.default.arg(None)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
 from ..config.schema import Channel
+from ..db.among import among
 from ..db.engine import Database
 from ..db.models import Campaign, Delivery, DeliveryStatus, Device, Notification, Recipient
 from ..preferences import ledger
@@ -96,7 +97,7 @@ async def claim(
         taken = (
             await session.execute(
                 update(Delivery)
-                .where(Delivery.id.in_(delivery_ids), claimable(now))
+                .where(among(session, Delivery.id, delivery_ids), claimable(now))
                 .values(
                     status=DeliveryStatus.SENDING,
                     lease_expires_at=now + lease,
@@ -138,7 +139,7 @@ class _Surroundings:
             await session.execute(
                 select(Notification, Recipient)
                 .join(Recipient, Notification.recipient_id == Recipient.id)
-                .where(Notification.id.in_({row.notification_id for row in taken}))
+                .where(among(session, Notification.id, {row.notification_id for row in taken}))
                 # Only these rows: the models' eager relationships (every delivery of the
                 # notification with its attempts and events, the devices) cost five more queries.
                 .options(lazyload("*"))
@@ -228,7 +229,7 @@ async def _device_tokens(
         return {}
     tokens: dict[uuid.UUID, list[str]] = {}
     rows = await session.execute(
-        select(Device.recipient_id, Device.token).where(Device.recipient_id.in_(recipient_ids))
+        select(Device.recipient_id, Device.token).where(among(session, Device.recipient_id, recipient_ids))
     )
     for recipient_id, token in rows:
         tokens.setdefault(recipient_id, []).append(token)
@@ -238,5 +239,7 @@ async def _device_tokens(
 async def _campaign_states(session: AsyncSession, campaign_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     if not campaign_ids:
         return {}
-    rows = await session.execute(select(Campaign.id, Campaign.state).where(Campaign.id.in_(campaign_ids)))
-    return dict(rows.tuples().all())
+    rows = await session.execute(
+        select(Campaign.id, Campaign.state).where(among(session, Campaign.id, campaign_ids))
+    )
+    return {campaign_id: state for campaign_id, state in rows}

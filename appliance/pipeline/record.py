@@ -16,6 +16,7 @@ from sqlalchemy import case, delete, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config.schema import Channel, Priority
+from ..db.among import among
 from ..db.bulk import insert_rows
 from ..db.engine import Database
 from ..db.models import Attempt, Delivery, DeliveryStatus, Device, SuppressionReason
@@ -94,7 +95,7 @@ async def _settle_deliveries(
     updated = await session.execute(
         table.update()
         .where(
-            table.c.id.in_(changes),
+            among(session, table.c.id, changes),
             table.c.status == DeliveryStatus.SENDING,
             # Still ours: a worker that outlived its lease finds the try count moved on by the
             # next claim and records its attempts without overwriting that worker's outcome.
@@ -154,7 +155,10 @@ async def _stand_down(session: AsyncSession, rounds: Sequence[Round], now: datet
     for channel, notification_ids in by_channel.items():
         await session.execute(
             update(Delivery)
-            .where(Delivery.notification_id.in_(notification_ids), Delivery.status == DeliveryStatus.HELD)
+            .where(
+                among(session, Delivery.notification_id, notification_ids),
+                Delivery.status == DeliveryStatus.HELD,
+            )
             .values(
                 status=DeliveryStatus.SKIPPED, last_error=f"not needed: sent on {channel}", updated_at=now
             )

@@ -7,10 +7,10 @@ id the database does not. A lost enqueue is repaired by the sweeper when the lea
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
 from ..config.schema import Channel, PolicyConfig, Priority
+from ..db.among import among
 from ..db.bulk import insert_rows
 from ..db.engine import Database
 from ..db.models import Delivery, Device, IdempotencyRecord, Notification, Recipient
@@ -49,6 +50,25 @@ class Stored:
 StoreResult = Stored | RequestRejected
 
 
+class Addressee(Protocol):
+    """What planning reads of a recipient: a Recipient row, or a campaign member's columns."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def email(self) -> str | None: ...
+
+    @property
+    def phone(self) -> str | None: ...
+
+    @property
+    def timezone(self) -> str | None: ...
+
+    @property
+    def unsubscribed_all(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Occasion:
     """Where and when items are stored, and the rules in force."""
@@ -73,10 +93,20 @@ async def store(database: Database, items: list[Accepted], occasion: Occasion) -
     raise AssertionError("unreachable")
 
 
-async def store_in(session: AsyncSession, items: list[Accepted], occasion: Occasion) -> list[StoreResult]:
-    """`store` inside the caller's transaction (a campaign batch moves its cursor in the same one)."""
+async def store_in(
+    session: AsyncSession,
+    items: list[Accepted],
+    occasion: Occasion,
+    recipients: Mapping[str, Addressee] | None = None,
+) -> list[StoreResult]:
+    """`store` inside the caller's transaction (a campaign batch moves its cursor in the same one).
+
+    `recipients` by external id, when the caller has read them already (a campaign's members,
+    who are never created or changed by the send); otherwise they are resolved from the items.
+    """
     replays = await _idempotency_records(session, items)
-    recipients = await _resolve_recipients(session, items)
+    if recipients is None:
+        recipients = await _resolve_recipients(session, items)
     # Only what these items' channels can use: each lookup is a round trip on every request.
     channels = {channel.value for item in items for channel in item.channels}
     devices = (
@@ -139,7 +169,7 @@ def _circumstances(
     )
 
 
-def _capped_pairs(items: list[Accepted], recipients: dict[str, Recipient]) -> list[slots.Pair]:
+def _capped_pairs(items: list[Accepted], recipients: Mapping[str, Addressee]) -> list[slots.Pair]:
     return [
         (recipients[item.recipient.id].id, item.category)
         for item in items
@@ -158,7 +188,7 @@ class _Rows:
     def add(
         self,
         item: Accepted,
-        recipient: Recipient,
+        recipient: Addressee,
         standing: Standing,
         circumstances: Circumstances,
         occasion: Occasion,
@@ -235,7 +265,7 @@ async def _idempotency_records(session: AsyncSession, items: list[Accepted]) -> 
     keys = {item.idempotency_key for item in items if item.idempotency_key}
     if not keys:
         return {}
-    rows = await session.scalars(select(IdempotencyRecord).where(IdempotencyRecord.key.in_(keys)))
+    rows = await session.scalars(select(IdempotencyRecord).where(among(session, IdempotencyRecord.key, keys)))
     return {row.key: row for row in rows}
 
 
@@ -244,7 +274,7 @@ async def _resolve_recipients(session: AsyncSession, items: list[Accepted]) -> d
     wanted = {item.recipient.id for item in items}
     rows = await session.scalars(
         select(Recipient)
-        .where(Recipient.external_id.in_(wanted))
+        .where(among(session, Recipient.external_id, wanted))
         .options(lazyload(Recipient.devices))  # counted separately; loading them costs a query per batch
         .execution_options(populate_existing=True)
     )
@@ -271,7 +301,7 @@ def apply_profile(recipient: Recipient, fields: dict[str, object]) -> None:
             setattr(recipient, name, value)
 
 
-def _addresses(recipients: Iterable[Recipient], channels: set[str]) -> list[suppression.Key]:
+def _addresses(recipients: Iterable[Addressee], channels: set[str]) -> list[suppression.Key]:
     return [
         (channel, address)
         for r in recipients
@@ -280,7 +310,7 @@ def _addresses(recipients: Iterable[Recipient], channels: set[str]) -> list[supp
     ]
 
 
-def _suppressed_channels(recipient: Recipient, found: dict[suppression.Key, str]) -> dict[Channel, str]:
+def _suppressed_channels(recipient: Addressee, found: dict[suppression.Key, str]) -> dict[Channel, str]:
     reasons = {}
     for channel, address in suppression.addresses(recipient.email, recipient.phone).items():
         reason = found.get((channel, suppression.normalize(channel, address)))
@@ -294,7 +324,7 @@ async def _device_counts(session: AsyncSession, recipient_ids: list[uuid.UUID]) 
         return {}
     rows = await session.execute(
         select(Device.recipient_id, func.count())
-        .where(Device.recipient_id.in_(recipient_ids))
+        .where(among(session, Device.recipient_id, recipient_ids))
         .group_by(Device.recipient_id)
     )
     return {recipient_id: count for recipient_id, count in rows}

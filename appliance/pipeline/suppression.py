@@ -4,14 +4,16 @@ addresses a provider called invalid, manual entries), checked when planning and 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config.schema import Channel
+from ..db.among import among
 from ..db.models import Suppression, SuppressionReason
 from ..db.types import utcnow
 from ..preferences import ledger
@@ -35,12 +37,20 @@ def normalize(channel: str, address: str) -> str:
 
 async def reasons(session: AsyncSession, keys: Iterable[Key]) -> dict[Key, str]:
     """(channel, address) -> why it is suppressed, for those that are."""
-    wanted = {(channel, normalize(channel, address)) for channel, address in keys}
-    if not wanted:
+    by_channel: dict[str, set[str]] = defaultdict(set)
+    for channel, address in keys:
+        by_channel[channel].add(normalize(channel, address))
+    if not by_channel:
         return {}
+    # One array of addresses per channel (db/among.py), each served by the (channel, address) index.
     rows = await session.execute(
         select(Suppression.channel, Suppression.address, Suppression.reason).where(
-            tuple_(Suppression.channel, Suppression.address).in_(list(wanted))
+            or_(
+                *(
+                    and_(Suppression.channel == channel, among(session, Suppression.address, found))
+                    for channel, found in sorted(by_channel.items())
+                )
+            )
         )
     )
     return {(channel, address): reason for channel, address, reason in rows}

@@ -6,10 +6,12 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..db.among import among
 from ..db.models import ConsentEvent, Preference, Recipient
 from .choices import Choices
 
@@ -27,14 +29,24 @@ class PreferenceChange:
     defaults: Mapping[tuple[str, str], bool] = field(default_factory=dict)
 
 
-async def choices_for(session: AsyncSession, recipients: Iterable[Recipient]) -> dict[uuid.UUID, Choices]:
+class Subscriber(Protocol):
+    """What choices are read for: a Recipient row, or the columns a query took of one."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def unsubscribed_all(self) -> bool: ...
+
+
+async def choices_for(session: AsyncSession, recipients: Iterable[Subscriber]) -> dict[uuid.UUID, Choices]:
     by_id = {recipient.id: recipient for recipient in recipients}
     if not by_id:
         return {}
     explicit: dict[uuid.UUID, dict[tuple[str, str], bool]] = {recipient_id: {} for recipient_id in by_id}
     rows = await session.execute(
         select(Preference.recipient_id, Preference.category, Preference.channel, Preference.enabled).where(
-            Preference.recipient_id.in_(list(by_id))
+            among(session, Preference.recipient_id, by_id)
         )
     )
     for recipient_id, category, channel, enabled in rows:

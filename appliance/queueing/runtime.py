@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 #: polls faster: its queues are idle most of the time, and an OTP's latency is the point.
 IDLE_POLL_MS = 100
 HIGH_POLL_MS = 20
+#: s of a campaign's fan-out in one message: long enough that polls are rare, short enough that
+#: other campaigns sharing the worker take turns.
+FAN_OUT_SLICE_S = 2.0
 
 
 class WorkerRuntime:
@@ -121,14 +125,21 @@ class WorkerRuntime:
         await self._courier.deliver(delivery_ids)
 
     async def fan_out(self, campaign_id: str) -> None:
-        """One batch of a campaign; the next is enqueued at the pace of its send rate."""
+        """A campaign's batches for up to FAN_OUT_SLICE_S, then a message for the rest, enqueued
+        at the pace of its send rate. Batches back to back in one message: a message per batch
+        waited for the consumer's next poll each time (a third of G5's fan-out, measured)."""
         if self._database is None:
             raise RuntimeError("this process does not run workers (start `clarion worker`)")
+        campaign, until = uuid.UUID(campaign_id), time.monotonic() + FAN_OUT_SLICE_S
         with bound(campaign_id=campaign_id):
-            batch = await fan_out_batch(self._database, self.catalog, uuid.UUID(campaign_id), utcnow())
-            self.dispatcher.dispatch(batch.dispatches)  # a refused one is re-sent once its lease lapses
-            if batch.more:
-                self.dispatcher.fan_out(uuid.UUID(campaign_id), after=batch.next_in)
+            while True:
+                batch = await fan_out_batch(self._database, self.catalog, campaign, utcnow())
+                self.dispatcher.dispatch(batch.dispatches)  # a refused one is re-sent once its lease lapses
+                if not batch.more:
+                    return
+                if batch.next_in or time.monotonic() >= until:  # paced, or other work's turn
+                    self.dispatcher.fan_out(campaign, after=batch.next_in)
+                    return
 
     def worker(self, *, queues: set[str] | None = None, threads: int | None = None) -> dramatiq.Worker:
         """A Dramatiq worker bound to this runtime; call .start() and later .stop()."""
