@@ -45,10 +45,18 @@ async def next_members(
     audience: dict[str, Any],
     after: uuid.UUID | None,
     limit: int,
+    *,
+    start: uuid.UUID | None = None,
+    end: uuid.UUID | None = None,
 ) -> list[Member]:
+    """The next `limit` members after `after` (else from `start`), below `end`, in id order."""
     query = await _members(session, config, audience)
     if after is not None:
         query = query.where(Recipient.id > after)
+    elif start is not None:
+        query = query.where(Recipient.id >= start)
+    if end is not None:
+        query = query.where(Recipient.id < end)
     rows = await session.execute(query.order_by(Recipient.id).limit(limit))
     return [Member(*row) for row in rows]
 

@@ -1,9 +1,13 @@
-"""Fan-out: one batch of a campaign's audience at a time, planned like any notification.
+"""Fan-out: one batch of one lane of a campaign's audience at a time, planned like any notification.
 
-Each batch runs in ONE transaction with the campaign row locked: its notifications are stored
-and the campaign's cursor moves past them together, so a crash repeats at most an uncommitted
-batch, and a second copy of the fan-out message waits for the lock, then carries on after the
-cursor. The unique (campaign, recipient) constraint stands behind both: nobody gets it twice.
+Each batch runs in ONE transaction: its notifications are stored and its lane's cursor moves
+past them together, so a crash repeats at most an uncommitted batch. The campaign's row lock is
+taken last, only to move the cursor and commit, so lanes plan side by side (campaigns/lanes.py);
+under it the batch checks that the campaign is still sending and that its lane has not moved
+(a second copy of the message got there first): if either changed, the batch is dropped. A
+pause, which takes the same lock, thus comes either before a batch (dropped) or after it. The
+unique (campaign, recipient) constraint stands behind all of it: nobody gets it twice.
+Its lock is FOR NO KEY UPDATE, like every lock of a campaign row (campaigns/locking.py).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..catalog import Catalog
@@ -23,8 +27,10 @@ from ..db.models import Campaign, CampaignState
 from ..pipeline.intake import Accepted, accept
 from ..pipeline.requests import NotificationIn, RecipientIn
 from ..pipeline.store import Dispatch, Occasion, Stored, store_in
+from . import lanes
 from .assignment import assign
 from .audience import Member, next_members
+from .locking import for_change
 from .winner import in_this_phase
 
 BATCH = 500
@@ -33,29 +39,72 @@ BATCH = 500
 @dataclass(frozen=True)
 class Batch:
     dispatches: tuple[Dispatch, ...] = ()
-    more: bool = False  # another batch follows
+    more: bool = False  # another batch of this lane follows
     next_in: timedelta = timedelta(0)  # when, to keep to the campaign's send rate
 
 
-async def fan_out_batch(database: Database, catalog: Catalog, campaign_id: uuid.UUID, now: datetime) -> Batch:
-    """Plan the next batch of a `sending` campaign; finish it when the audience is exhausted."""
+class _Overtaken(Exception):
+    """The campaign stopped sending, or another copy of this lane's message moved it on."""
+
+
+async def open_lanes(database: Database, campaign_id: uuid.UUID) -> list[int]:
+    """The lanes of a `sending` campaign still to plan, laid out when its fan-out (or the
+    phase after its A/B test) starts."""
     async with database.transaction() as session:
-        campaign = await session.scalar(select(Campaign).where(Campaign.id == campaign_id).with_for_update())
+        campaign = await session.scalar(for_change(campaign_id))
         if campaign is None or campaign.state != CampaignState.SENDING:
-            return Batch()  # paused, cancelled or finished meanwhile: stop here
-        rate = parse_rate(campaign.rate) if campaign.rate else None
-        size = min(BATCH, rate.count) if rate else BATCH
-        members = await next_members(session, catalog.config, campaign.audience, campaign.cursor, size)
-        chosen = [member for member in members if in_this_phase(campaign, member.external_id)]
-        stored = await _plan(session, catalog, campaign, chosen, now) if chosen else []
-        if members:
-            campaign.cursor, campaign.planned = members[-1].id, campaign.planned + len(chosen)
-        campaign.updated_at = now
-        more = len(members) == size
-        if not more:  # the audience is exhausted: this phase of the fan-out is complete
-            _finish_phase(campaign, now)
+            return []
+        if campaign.lanes is None:
+            campaign.lanes = lanes.laid_out(paced=campaign.rate is not None)
+        return lanes.still_open(campaign.lanes)
+
+
+async def fan_out_batch(
+    database: Database, catalog: Catalog, campaign_id: uuid.UUID, lane: int, now: datetime
+) -> Batch:
+    """Plan the lane's next batch; finish the phase when this was the last lane to run out."""
+    try:
+        async with database.transaction() as session:
+            campaign = await session.get(Campaign, campaign_id)
+            if campaign is None or campaign.state != CampaignState.SENDING or not campaign.lanes:
+                return Batch()  # paused, cancelled or finished meanwhile: stop here
+            reached = campaign.lanes.get(str(lane), lanes.DONE)
+            if reached == lanes.DONE:
+                return Batch()
+            rate = parse_rate(campaign.rate) if campaign.rate else None
+            size = min(BATCH, rate.count) if rate else BATCH
+            start, end = lanes.bounds(lane, len(campaign.lanes))
+            after = uuid.UUID(reached) if reached else None
+            members = await next_members(
+                session, catalog.config, campaign.audience, after, size, start=start, end=end
+            )
+            chosen = [member for member in members if in_this_phase(campaign, member.external_id)]
+            stored = await _plan(session, catalog, campaign, chosen, now) if chosen else []
+            more = len(members) == size
+            await _move_lane(session, campaign, lane, reached, members[-1].id if more else None, now)
+            campaign.planned += len(chosen)
+    except (_Overtaken, IntegrityError):  # IntegrityError: the other copy's rows came first
+        return Batch()
     dispatches = tuple(d for item in stored for d in item.dispatches)
     return Batch(_paced(dispatches, rate, now), more=more, next_in=_pause(len(dispatches), rate))
+
+
+async def _move_lane(
+    session: AsyncSession,
+    campaign: Campaign,
+    lane: int,
+    reached: str | None,
+    last: uuid.UUID | None,
+    now: datetime,
+) -> None:
+    """Under the campaign's lock: the lane moves on to `last` (None: it is exhausted)."""
+    await session.refresh(campaign, with_for_update={"key_share": True})
+    if campaign.state != CampaignState.SENDING or (campaign.lanes or {}).get(str(lane)) != reached:
+        raise _Overtaken
+    campaign.lanes = {**(campaign.lanes or {}), str(lane): last.hex if last else lanes.DONE}
+    campaign.updated_at = now
+    if lanes.finished(campaign.lanes):  # every lane ran out: this phase of the fan-out is complete
+        _finish_phase(campaign, now)
 
 
 def _finish_phase(campaign: Campaign, now: datetime) -> None:

@@ -16,6 +16,7 @@ from ..config.units import parse_duration
 from ..db.models import Campaign, CampaignState, Delivery, DeliveryStatus, Notification, Topic
 from ..errors import NotFound, RequestRejected
 from .lifecycle import ACTIONS, can_move, launch_target
+from .locking import for_change
 from .requests import CampaignIn
 
 
@@ -84,7 +85,7 @@ async def act(session: AsyncSession, campaign_id: uuid.UUID, action: str, *, now
 
 
 async def locked(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
-    campaign = await session.scalar(select(Campaign).where(Campaign.id == campaign_id).with_for_update())
+    campaign = await session.scalar(for_change(campaign_id))
     if campaign is None:
         raise NotFound("campaign", str(campaign_id))
     return campaign

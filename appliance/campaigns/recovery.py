@@ -2,8 +2,8 @@
 lost (a broker restart, a worker killed mid-batch), and picking the winner of a finished A/B test.
 
 A sending campaign records every batch in `updated_at`; one that has been quiet for longer than
-a batch can take gets its fan-out message again. A duplicate message is harmless: batches take
-the campaign's row lock and start after its cursor.
+a batch can take gets its fan-out message again, which restarts every lane still open. A
+duplicate message is harmless: a batch moves its lane's cursor only if no other copy did first.
 """
 
 from __future__ import annotations

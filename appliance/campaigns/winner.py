@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db.engine import Database
 from ..db.models import Campaign, CampaignState, Delivery, DeliveryStatus, Notification
 from .assignment import in_share
+from .locking import for_change
 from .significance import rate
 
 
@@ -89,9 +90,9 @@ async def choose(
     session: AsyncSession, campaign_id: uuid.UUID, scores: Mapping[str, Score], *, now: datetime
 ) -> str | None:
     """Record the winner and send the campaign on to the rest; None if another process did first."""
-    campaign = await session.scalar(select(Campaign).where(Campaign.id == campaign_id).with_for_update())
+    campaign = await session.scalar(for_change(campaign_id))
     if campaign is None or campaign.state != CampaignState.TESTING or not scores:
         return None
     campaign.winner = pick(scores)
-    campaign.cursor, campaign.state, campaign.updated_at = None, CampaignState.SENDING, now
+    campaign.lanes, campaign.state, campaign.updated_at = None, CampaignState.SENDING, now  # lanes anew
     return campaign.winner

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import JSON, Table
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 #: Fewer rows than this go by one multi-row INSERT (SQLAlchemy's insertmanyvalues).
@@ -32,9 +34,14 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
     raw = (await connection.get_raw_connection()).driver_connection
     names = ", ".join(f'"{column.name}"' for column in columns)
     given = [(column.name, isinstance(column.type, JSON), _default(column)) for column in columns]
-    async with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-        for row in rows:
-            await copy.write_row([_value(row, *column) for column in given])
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+    try:
+        async with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                await copy.write_row([_value(row, *column) for column in given])
+    except psycopg.IntegrityError as exc:
+        # As SQLAlchemy raises it for an INSERT: callers handle a row that came first one way.
+        raise IntegrityError(statement, None, exc) from exc
 
 
 def _given_or_defaulted(name: str, column: Any, sample: dict[str, Any]) -> bool:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -103,7 +104,15 @@ class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (
         Index("ix_notifications_created_at", "created_at"),
-        Index("ix_notifications_frequency", "recipient_id", "category", "counted_at"),  # frequency caps
+        # Frequency caps: only notifications that took a slot, so the rest cost no index entry.
+        Index(
+            "ix_notifications_frequency",
+            "recipient_id",
+            "category",
+            "counted_at",
+            postgresql_where=text("counted_at IS NOT NULL"),
+            sqlite_where=text("counted_at IS NOT NULL"),
+        ),
         # A campaign reaches each recipient once, however often its fan-out is resumed.
         UniqueConstraint("campaign_id", "recipient_id", name="uq_notifications_campaign_recipient"),
     )
@@ -136,7 +145,13 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         Index("ix_deliveries_status_lease", "status", "lease_expires_at"),
-        Index("ix_deliveries_provider_message_id", "provider_message_id"),  # provider events find them by it
+        # Provider events find deliveries by it; a delivery has none until it is sent.
+        Index(
+            "ix_deliveries_provider_message_id",
+            "provider_message_id",
+            postgresql_where=text("provider_message_id IS NOT NULL"),
+            sqlite_where=text("provider_message_id IS NOT NULL"),
+        ),
         Index("ix_deliveries_created_at", "created_at"),  # analytics: the hours a rollup refresh recounts
         Index("ix_deliveries_updated_at", "updated_at"),  # analytics: hours changed since a refresh
     )
@@ -328,7 +343,9 @@ class Campaign(Base):
     send_at: Mapped[datetime | None]
     local_time: Mapped[str | None] = mapped_column(String(5))  # "09:00" in each recipient's zone
     rate: Mapped[str | None] = mapped_column(String(32))  # "5000/m": deliveries planned per period
-    cursor: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the last recipient fanned out to
+    # The fan-out's lanes (campaigns/lanes.py): lane -> the last recipient id it reached (hex),
+    # None before its first batch, "done" once exhausted; None before the fan-out starts.
+    lanes: Mapped[dict[str, str | None] | None] = mapped_column(JSON)
     planned: Mapped[int] = mapped_column(default=0)
     # Test, then send the winner: {"test_share": %, "wait_s": s, "metric": "opens"|"clicks"}.
     winner_test: Mapped[dict[str, Any] | None]

@@ -42,10 +42,12 @@ class Dispatcher:
                 refused += parcel
         return refused
 
-    def fan_out(self, campaign_id: uuid.UUID, *, after: timedelta = ZERO) -> None:
-        """Enqueue the next batch of a campaign's fan-out, `after` from now (its send rate)."""
+    def fan_out(self, campaign_id: uuid.UUID, *, lane: int | None = None, after: timedelta = ZERO) -> None:
+        """Enqueue the next batch of a lane of a campaign's fan-out, `after` from now (its send
+        rate); without a lane, the message that starts every lane still open."""
         delay = int(after.total_seconds() * 1000) if after > ZERO else None
-        self.broker.enqueue(self.actors.fan_out.message(str(campaign_id)), delay=delay)
+        arguments = (str(campaign_id),) if lane is None else (str(campaign_id), lane)
+        self.broker.enqueue(self.actors.fan_out.message(*arguments), delay=delay)
 
     def waiting(self, channel: Channel, priority: Priority) -> int:
         """How many messages the broker still holds for this queue."""

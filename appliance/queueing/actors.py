@@ -13,7 +13,7 @@ import dramatiq
 
 from ..config.schema import Channel, Priority
 
-Handler = Callable[[str], Awaitable[None]]
+FanOutHandler = Callable[[str, int | None], Awaitable[None]]
 ParcelHandler = Callable[[Sequence[str]], Awaitable[None]]
 
 #: Delivery ids per message at most. A parcel is claimed and recorded in one transaction each:
@@ -40,7 +40,7 @@ class DeliveryActors:
         channels: Iterable[Channel],
         handler: ParcelHandler,
         *,
-        fan_out: Handler,
+        fan_out: FanOutHandler,
         time_limit: timedelta,
     ) -> None:
         self.fan_out = dramatiq.Actor(
@@ -86,7 +86,7 @@ def _renamed(fn: Callable[..., Awaitable[None]], name: str) -> Callable[..., Awa
     """`fn` as a coroutine function called `name`: Dramatiq's logs and its AsyncIO middleware
     go by the function it is given."""
 
-    async def run(*arguments: str) -> None:
+    async def run(*arguments: object) -> None:
         await fn(*arguments)
 
     run.__name__ = run.__qualname__ = name

@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import AsyncIO, Middleware
 
-from ..campaigns.fanout import fan_out_batch
+from ..campaigns.fanout import fan_out_batch, open_lanes
 from ..campaigns.recovery import watch
 from ..catalog import Catalog
 from ..db.engine import Database
@@ -124,21 +124,27 @@ class WorkerRuntime:
             raise RuntimeError("this process does not run delivery workers (start `clarion worker`)")
         await self._courier.deliver(delivery_ids)
 
-    async def fan_out(self, campaign_id: str) -> None:
-        """A campaign's batches for up to FAN_OUT_SLICE_S, then a message for the rest, enqueued
-        at the pace of its send rate. Batches back to back in one message: a message per batch
-        waited for the consumer's next poll each time (a third of G5's fan-out, measured)."""
+    async def fan_out(self, campaign_id: str, lane: int | None = None) -> None:
+        """A lane's batches for up to FAN_OUT_SLICE_S, then a message for the rest of it, enqueued
+        at the pace of the campaign's send rate. Batches back to back in one message: a message
+        per batch waited for the consumer's next poll each time (a third of G5's fan-out,
+        measured). Without a lane (a launch, a resume, a recovery): a message per open lane."""
         if self._database is None:
             raise RuntimeError("this process does not run workers (start `clarion worker`)")
-        campaign, until = uuid.UUID(campaign_id), time.monotonic() + FAN_OUT_SLICE_S
+        campaign = uuid.UUID(campaign_id)
+        if lane is None:
+            for open_lane in await open_lanes(self._database, campaign):
+                self.dispatcher.fan_out(campaign, lane=open_lane)
+            return
+        until = time.monotonic() + FAN_OUT_SLICE_S
         with bound(campaign_id=campaign_id):
             while True:
-                batch = await fan_out_batch(self._database, self.catalog, campaign, utcnow())
+                batch = await fan_out_batch(self._database, self.catalog, campaign, lane, utcnow())
                 self.dispatcher.dispatch(batch.dispatches)  # a refused one is re-sent once its lease lapses
                 if not batch.more:
                     return
                 if batch.next_in or time.monotonic() >= until:  # paced, or other work's turn
-                    self.dispatcher.fan_out(campaign, after=batch.next_in)
+                    self.dispatcher.fan_out(campaign, lane=lane, after=batch.next_in)
                     return
 
     def worker(self, *, queues: set[str] | None = None, threads: int | None = None) -> dramatiq.Worker:

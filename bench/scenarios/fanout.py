@@ -1,6 +1,6 @@
 """G5: fan-out of a big campaign — planned, stored, enqueued — and what it leaves in Redis.
 
-One `clarion worker` on the campaigns queue only (no delivery workers: the messages it enqueues
+Two `clarion worker` processes on the campaigns queue only (no delivery workers: the messages it enqueues
 stay in Redis, so their memory is measured, not drained). The run is bounded: it stops at
 `limit_s` and reports how many recipients were planned by then, and the bytes per recipient
 the delivery queues hold (MEMORY USAGE of the run's own keys: other users of the same Redis
@@ -54,7 +54,8 @@ def fan_out(
     before = namespace_bytes(namespace)
     body = json.dumps({"name": "G5", "category": "news", "template": "ping", "data": {"n": 1}}).encode()
     campaign = _post(f"{base}/v1/campaigns", body)
-    worker = services.worker(running, workdir, env, queues=["campaigns"], threads=2)
+    # Two processes, as in G3: the campaign's lanes plan side by side on both cores.
+    workers = [services.worker(running, workdir, env, queues=["campaigns"], threads=2) for _ in range(2)]
     try:
         started = time.perf_counter()
         _post(f"{base}/v1/campaigns/{campaign['id']}/launch", b"{}")
@@ -65,9 +66,10 @@ def fan_out(
             if done >= audience:
                 break
         elapsed = time.perf_counter() - started
-        rss = services.rss_mb(worker.pid)
+        rss = max(services.rss_mb(worker.pid) for worker in workers)
     finally:
-        running.stop(worker)
+        for worker in workers:
+            running.stop(worker)
     grown = namespace_bytes(namespace) - before
     return {
         "planned": float(done),

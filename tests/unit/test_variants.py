@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from appliance.campaigns import lanes
 from appliance.campaigns.assignment import assign, in_share
 from appliance.campaigns.winner import Score, pick
 from appliance.catalog import load_catalog
@@ -315,3 +316,23 @@ def test_the_best_rate_wins_and_a_tie_goes_to_the_variant_that_reached_more() ->
     assert pick({"A": Score(10, 100), "B": Score(20, 200)}) == "B"
     assert pick({"A": Score(0, 0), "B": Score(0, 0)}) == "A"
     assert pick({"B": Score(1, 10), "A": Score(1, 10)}) == "A"
+
+
+@given(st.uuids(), st.integers(min_value=1, max_value=8))
+def test_every_recipient_id_falls_in_exactly_one_fan_out_lane(recipient_id: uuid.UUID, count: int) -> None:
+    inside = [
+        lane
+        for lane in range(count)
+        if (start := lanes.bounds(lane, count)[0]) is None or start <= recipient_id
+        if (end := lanes.bounds(lane, count)[1]) is None or recipient_id < end
+    ]
+    assert len(inside) == 1
+
+
+def test_a_paced_campaign_fans_out_in_one_lane_and_is_finished_when_every_lane_is_done() -> None:
+    assert lanes.laid_out(paced=True) == {"0": None}
+    laid = lanes.laid_out(paced=False)
+    assert len(laid) == lanes.LANES and lanes.still_open(laid) == list(range(lanes.LANES))
+    almost = {**dict.fromkeys(laid, lanes.DONE), "1": "ab" * 16}
+    assert lanes.still_open(almost) == [1] and not lanes.finished(almost)
+    assert lanes.finished(dict.fromkeys(laid, lanes.DONE))
