@@ -81,27 +81,39 @@ async def fan_out_batch(
             chosen = [member for member in members if in_this_phase(campaign, member.external_id)]
             stored = await _plan(session, catalog, campaign, chosen, now) if chosen else []
             more = len(members) == size
-            await _move_lane(session, campaign, lane, reached, members[-1].id if more else None, now)
+            step = _Step(lane, reached, members[-1].id if more else None, campaign.winner)
+            await _move_lane(session, campaign, step, now)
             campaign.planned += len(chosen)
-    except (_Overtaken, IntegrityError):  # IntegrityError: the other copy's rows came first
+    # IntegrityError: another copy's rows came first (or a recipient was deleted meanwhile:
+    # the campaign then goes quiet, and recovery.py sends the lane's message again).
+    except (_Overtaken, IntegrityError):
         return Batch()
     dispatches = tuple(d for item in stored for d in item.dispatches)
     return Batch(_paced(dispatches, rate, now), more=more, next_in=_pause(len(dispatches), rate))
 
 
-async def _move_lane(
-    session: AsyncSession,
-    campaign: Campaign,
-    lane: int,
-    reached: str | None,
-    last: uuid.UUID | None,
-    now: datetime,
-) -> None:
-    """Under the campaign's lock: the lane moves on to `last` (None: it is exhausted)."""
+@dataclass(frozen=True)
+class _Step:
+    """A batch's step along its lane, as it read the campaign before planning."""
+
+    lane: int
+    reached: str | None  # where the lane stood
+    last: uuid.UUID | None  # where it now stands; None: it is exhausted
+    winner: str | None  # the phase: None before a winner test's pick
+
+
+async def _move_lane(session: AsyncSession, campaign: Campaign, step: _Step, now: datetime) -> None:
+    """Under the campaign's lock: the lane moves on, if the campaign is where the batch found it
+    (still sending, in the same phase, the lane where it was); otherwise the batch is dropped."""
     await session.refresh(campaign, with_for_update={"key_share": True})
-    if campaign.state != CampaignState.SENDING or (campaign.lanes or {}).get(str(lane)) != reached:
+    if (
+        campaign.state != CampaignState.SENDING
+        or campaign.winner != step.winner
+        or campaign.lanes is None
+        or campaign.lanes.get(str(step.lane), lanes.DONE) != step.reached
+    ):
         raise _Overtaken
-    campaign.lanes = {**(campaign.lanes or {}), str(lane): last.hex if last else lanes.DONE}
+    campaign.lanes = {**campaign.lanes, str(step.lane): step.last.hex if step.last else lanes.DONE}
     campaign.updated_at = now
     if lanes.finished(campaign.lanes):  # every lane ran out: this phase of the fan-out is complete
         _finish_phase(campaign, now)

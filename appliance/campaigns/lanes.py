@@ -32,8 +32,8 @@ def bounds(lane: int, count: int) -> tuple[uuid.UUID | None, uuid.UUID | None]:
     return start, end
 
 
-def still_open(lanes: Lanes | None) -> list[int]:
-    return sorted(int(lane) for lane, reached in (lanes or {}).items() if reached != DONE)
+def still_open(lanes: Lanes) -> list[int]:
+    return sorted(int(lane) for lane, reached in lanes.items() if reached != DONE)
 
 
 def finished(lanes: Lanes) -> bool:

@@ -50,11 +50,8 @@ class Stored:
 StoreResult = Stored | RequestRejected
 
 
-class Addressee(Protocol):
+class Addressee(ledger.Subscriber, Protocol):
     """What planning reads of a recipient: a Recipient row, or a campaign member's columns."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
 
     @property
     def email(self) -> str | None: ...
@@ -64,9 +61,6 @@ class Addressee(Protocol):
 
     @property
     def timezone(self) -> str | None: ...
-
-    @property
-    def unsubscribed_all(self) -> bool: ...
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The lanes' cursors cannot become one cursor: finish or cancel the campaigns that are
+    # sending before downgrading (one mid-fan-out would start over and stop at a recipient it
+    # already reached: the (campaign, recipient) constraint refuses the second notification).
     for table, name, columns, _ in _PARTIAL:
         op.drop_index(name, table_name=table)
         op.create_index(name, table, columns, unique=False)

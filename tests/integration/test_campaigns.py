@@ -11,12 +11,12 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, insert, select
 
-from appliance.campaigns import operations
+from appliance.campaigns import lanes, operations
 from appliance.campaigns.assignment import in_share
 from appliance.campaigns.fanout import Batch, fan_out_batch, open_lanes
 from appliance.catalog import Catalog
 from appliance.db.engine import Database
-from appliance.db.models import Delivery, Notification, Recipient, Topic, TopicSubscription
+from appliance.db.models import Campaign, Delivery, Notification, Recipient, Topic, TopicSubscription
 from appliance.db.types import utcnow
 from tests.conftest import AUTH, Stack
 
@@ -156,6 +156,31 @@ async def test_two_fan_outs_of_one_campaign_at_once_still_plan_everyone_once(sta
     finally:
         await database.dispose()
     assert planned == total == 1_200
+
+
+async def test_every_lane_at_once_plans_everyone_once_and_finishes_the_campaign(stack: Stack) -> None:
+    """What several workers do: all the lanes' batches side by side, on one campaign row."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    await add_recipients(stack.settings.database_url, 1_200, topic=topic)
+    campaign_id = uuid.UUID(await create(stack.client, newsletter(audience={"topic": topic})))
+    database = Database(stack.settings.database_url)
+    try:
+        async with database.transaction() as session:
+            await operations.launch(session, campaign_id, None, now=utcnow())
+        open_now = await open_lanes(database, campaign_id)
+        now = utcnow()
+        await asyncio.gather(*(_lane(database, stack.catalog, campaign_id, lane, now) for lane in open_now))
+        async with database.sessions() as session:
+            campaign = await session.get(Campaign, campaign_id)
+            reached = await session.scalar(
+                select(func.count(func.distinct(Notification.recipient_id))).where(
+                    Notification.campaign_id == campaign_id
+                )
+            )
+    finally:
+        await database.dispose()
+    assert len(open_now) == lanes.LANES
+    assert campaign is not None and campaign.state == "sent" and campaign.planned == reached == 1_200
 
 
 async def planned(client: AsyncTestClient, campaign_id: str, more_than: int, timeout_s: float = 15) -> int:
