@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from .ids import new_id
 from .types import UTCDateTime, utcnow
 
 NAMING = {
@@ -117,7 +118,7 @@ class Notification(Base):
         UniqueConstraint("campaign_id", "recipient_id", name="uq_notifications_campaign_recipient"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     recipient_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("recipients.id", ondelete="CASCADE"), index=True
     )
@@ -156,7 +157,7 @@ class Delivery(Base):
         Index("ix_deliveries_updated_at", "updated_at"),  # analytics: hours changed since a refresh
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     notification_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("notifications.id", ondelete="CASCADE"), index=True
     )

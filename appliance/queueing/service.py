@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import dramatiq
 
+from .. import heap
 from ..catalog import Catalog, reread
 from ..settings import Settings
 from .runtime import WorkerRuntime
@@ -35,6 +36,7 @@ def serve_workers(settings: Settings, catalog: Catalog, start: StartWorkers) -> 
         signal.signal(sig, on(stop))
     signal.signal(signal.SIGHUP, on(reload))
     running = start(catalog)
+    heap.settle()
     while not stop.is_set():
         wake.wait()
         wake.clear()
@@ -44,6 +46,7 @@ def serve_workers(settings: Settings, catalog: Catalog, start: StartWorkers) -> 
             if fresh is not None:
                 running.stop()
                 catalog, running = fresh, start(fresh)
+                heap.settle()
                 log.info("configuration reloaded from %s", fresh.loaded.path)
     running.stop()
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
+from .. import heap
 from ..catalog import Catalog, reread
 from ..settings import Settings
 from .app import create_app
@@ -54,6 +55,7 @@ class ReloadableServer:
                 timeout_graceful_shutdown=STREAMS_CUT_AFTER_S,
             )
             self._server = uvicorn.Server(config)
+            heap.settle()
             # A copy per app: uvicorn closes the one it was given when that app stops.
             self._server.run(sockets=[listening.dup()])
             if self._next is None:  # stopped for good (SIGTERM, SIGINT)

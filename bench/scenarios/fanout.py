@@ -32,11 +32,11 @@ def namespace_bytes(namespace: str) -> int:
     return sum(int(client.memory_usage(key) or 0) for key in client.scan_iter(f"{namespace}:*", count=1000))
 
 
-def planned(url: str) -> int:
+def planned(url: str, campaign_id: str) -> int:
+    """The campaign's own count, moved in each batch's transaction. (A count(*) of the
+    notifications took ~100 ms of PostgreSQL's CPU at a million rows, every second of the run.)"""
     with psycopg.connect(url, autocommit=True) as connection:
-        row = connection.execute(
-            "SELECT count(*) FROM notifications WHERE campaign_id IS NOT NULL"
-        ).fetchone()
+        row = connection.execute("SELECT planned FROM campaigns WHERE id = %s", (campaign_id,)).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -62,7 +62,7 @@ def fan_out(
         done = 0
         while time.perf_counter() - started < limit_s:
             time.sleep(1)
-            done = planned(url)
+            done = planned(url, str(campaign["id"]))
             if done >= audience:
                 break
         elapsed = time.perf_counter() - started

@@ -146,6 +146,25 @@ async def test_a_batch_item_may_carry_its_own_idempotency_key(stack: Stack) -> N
     assert first["id"] == second["id"]
 
 
+async def test_a_batch_applies_each_items_profile_fields_in_order(stack: Stack) -> None:
+    recipient = new_id()
+    first = {
+        "id": recipient,
+        "email": f"{recipient}@example.com",
+        "attributes": {"name": "Ada", "plan": "free"},
+    }
+    second = {"id": recipient, "phone": "+14155550100", "attributes": {"plan": "pro"}}
+    items = [{**login_code(recipient), "to": to} for to in (first, second, {"id": recipient})]
+    response = await stack.client.post("/v1/notifications/batch", json={"notifications": items}, headers=AUTH)
+    assert response.json()["accepted"] == 3, response.text
+
+    profile = (await stack.client.get(f"/v1/recipients/{recipient}", headers=AUTH)).json()
+    assert (profile["email"], profile["phone"]) == (f"{recipient}@example.com", "+14155550100")
+    assert profile["attributes"] == {"name": "Ada", "plan": "pro"}
+    last = await settled(stack.client, response.json()["results"][2]["id"])
+    assert {d["channel"]: d["status"] for d in last["deliveries"]} == {"sms": "sent", "email": "sent"}
+
+
 async def test_push_goes_to_every_registered_device(stack: Stack) -> None:
     recipient = new_id()
     await stack.client.post("/v1/recipients", json={"id": recipient, "email": "p@example.com"}, headers=AUTH)

@@ -1,0 +1,46 @@
+"""The collector: what start-up built is frozen, let go of after a reload; young collections are rarer."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from appliance import heap
+
+
+class Config:
+    """Stands for a loaded catalog: full of reference cycles, as compiled templates are."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.fixture(autouse=True)
+def _restored() -> Iterator[None]:
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()  # the rest of the test process collects as usual
+    gc.set_threshold(*threshold)
+
+
+def test_what_start_up_built_is_left_out_of_collections() -> None:
+    built = Config()
+    heap.settle()
+
+    assert gc.get_freeze_count() > 0
+    assert not any(obj is built for obj in gc.get_objects())  # no generation holds it
+    assert gc.get_threshold()[0] == heap.YOUNG_COLLECTION_EVERY
+
+
+def test_a_reload_lets_the_previous_config_be_collected() -> None:
+    old = Config()
+    gone = weakref.ref(old)
+    heap.settle()
+    del old  # a cycle: only the collector can free it, and it never looks at frozen objects
+
+    heap.settle()  # after the reload built the new one
+
+    assert gone() is None
