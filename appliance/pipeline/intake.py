@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,9 +14,12 @@ from ..config.schema import CategoryConfig, Channel, Priority
 from .requests import NotificationIn, RecipientIn
 
 
-@dataclass(frozen=True)
-class Accepted:
-    """A request that names things the config knows; ready to be planned and stored."""
+class Accepted(msgspec.Struct, frozen=True):
+    """A request that names things the config knows; ready to be planned and stored.
+
+    A Struct, not a dataclass: a campaign makes one per recipient (`msgspec.structs.replace`),
+    and a Struct is built in C (~0.3 µs where a frozen dataclass's `replace` took ~3).
+    """
 
     recipient: RecipientIn
     category: str

@@ -8,7 +8,9 @@ so they cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from msgspec.structs import replace
 
 from ..catalog import Catalog
 from ..errors import RequestRejected
