@@ -19,14 +19,16 @@ A plugin imports only the provider interface: `appliance.providers.base` and `ap
 from __future__ import annotations
 
 import json
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 from urllib.parse import urlsplit
 
-import aiohttp
 from pydantic import Field, SecretStr, field_validator
 
 from appliance.providers.base import Message, Outcome, ProviderOptions, WebhookMessage
 from appliance.providers.http import HttpProvider, body_excerpt, common_outcome, join_url, redact
+
+if TYPE_CHECKING:  # for annotations only: a scaled API replica loads plugins too, and never sends
+    import aiohttp
 
 Severity = Literal["critical", "error", "warning", "info"]
 TITLE_CHARS = 120

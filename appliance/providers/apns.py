@@ -6,6 +6,9 @@ authorised by `authorization: bearer <JWT>`: ES256-signed with the team's .p8 ke
 one refreshed more often than every 20 minutes (TooManyProviderTokenUpdates), so ours is
 re-minted once it is 50 minutes old, or once when APNs calls it expired or invalid.
 A refusal is `{"reason": "BadDeviceToken"}` and the like.
+
+httpx, PyJWT and cryptography are imported where they are first used: a scaled API replica loads
+this module to check the options, and sends nothing (docs/benchmarks.md, G6).
 """
 
 from __future__ import annotations
@@ -18,19 +21,18 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 from urllib.parse import quote
 
-import httpx
-import jwt
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from .base import Message, Outcome, Provider, ProviderOptions, PushMessage
 from .http import join_url, parse_retry_after, redact
 from .push_tokens import send_each, short
+
+if TYPE_CHECKING:
+    import httpx
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 JWT_MAX_AGE_S = 50 * 60
 _URL = r"^https?://[^/\s]+"
@@ -82,6 +84,8 @@ class ApnsProvider(Provider):
 
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
+            import httpx
+
             verify: ssl.SSLContext | bool = True
             if self.options.ca_file is not None:
                 verify = ssl.create_default_context(cafile=self.options.ca_file)
@@ -114,6 +118,8 @@ class ApnsProvider(Provider):
         return dataclasses.replace(outcome, error=redact(outcome.error or "", *secrets) or None)
 
     async def _send_one(self, token: str, payload: bytes, headers: dict[str, str]) -> Outcome:
+        import httpx
+
         url = join_url(self.options.base_url, f"/3/device/{quote(token, safe='')}")
         for attempt in (1, 2):
             bearer = self.provider_token()
@@ -155,6 +161,8 @@ class ApnsProvider(Provider):
         now = self.clock()
         if self._jwt is not None and now - self._jwt[1] < JWT_MAX_AGE_S:
             return self._jwt[0]
+        import jwt
+
         claims = {"iss": self.options.team_id, "iat": int(now)}
         token = jwt.encode(
             claims, self._signing_key(), algorithm="ES256", headers={"kid": self.options.key_id}
@@ -178,6 +186,10 @@ class ApnsProvider(Provider):
 
 def load_p8(pem: bytes) -> ec.EllipticCurvePrivateKey:
     """The APNs auth key (AuthKey_<key id>.p8): a PKCS#8 PEM P-256 private key."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):

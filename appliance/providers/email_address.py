@@ -12,14 +12,16 @@ import json
 import re
 from dataclasses import dataclass, replace
 from email.utils import formataddr, getaddresses
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
-import aiohttp
 from pydantic import AfterValidator, ConfigDict, Field, SecretStr
 
 from .base import EmailMessage, Message, Outcome, ProviderOptions
 from .http import ERROR_BODY_CHARS, redact
+
+if TYPE_CHECKING:  # aiohttp loads when a provider first sends (http.py), not with the options
+    import aiohttp
 
 BODY_LIMIT_BYTES = 64 * 1024
 # RFC 5322 field names: printable ASCII except the colon.

@@ -5,6 +5,9 @@ OAuth2 access token that google-auth mints from a service-account key. The token
 hour: it is cached and refreshed only when google-auth says it is (nearly) expired; the refresh
 is blocking HTTP, so it runs in a thread. Refusals are Google API errors:
 `{"error": {"code", "message", "status", "details": [{"errorCode": "UNREGISTERED", ...}]}}`.
+
+google-auth (and the requests package under it) is imported where it is first used: a scaled API
+replica loads this module to check the options, and sends nothing (docs/benchmarks.md, G6).
 """
 
 from __future__ import annotations
@@ -13,17 +16,17 @@ import asyncio
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import aiohttp
-import google.auth.exceptions
-import google.auth.transport.requests
-from google.oauth2 import service_account
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from .base import Message, Outcome, ProviderContext, ProviderOptions, PushMessage
 from .http import HttpProvider, common_outcome, join_url, redact
 from .push_tokens import send_each, short
+
+if TYPE_CHECKING:
+    import aiohttp
+    from google.oauth2 import service_account
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 _URL = r"^https?://[^/\s]+"
@@ -62,10 +65,12 @@ class FcmProvider(HttpProvider):
     options: FcmOptions
 
     def __init__(self, context: ProviderContext, options: ProviderOptions) -> None:
+        from .google_token import TimedRequest
+
         super().__init__(context, options)
         self._credentials: service_account.Credentials | None = None
         self._token_lock = asyncio.Lock()
-        self._token_http = _TimedRequest(context.timeout.total_seconds())
+        self._token_http = TimedRequest(context.timeout.total_seconds())
 
     async def close(self) -> None:
         await super().close()
@@ -136,6 +141,8 @@ class FcmProvider(HttpProvider):
 
     async def _access(self) -> service_account.Credentials | Outcome:
         """Valid credentials (a cached access token, refreshed if expired), or why there are none."""
+        import google.auth.exceptions
+
         try:
             if self._credentials is None:
                 self._credentials = self._load_credentials()
@@ -163,6 +170,8 @@ class FcmProvider(HttpProvider):
             return Outcome.retryable(f"cannot reach Google's token endpoint: {exc}")
 
     def _load_credentials(self) -> service_account.Credentials:
+        from google.oauth2 import service_account
+
         if self.options.service_account_file is not None:
             info = _service_account_info(Path(self.options.service_account_file).read_text())
         else:
@@ -219,20 +228,6 @@ def classify(response: aiohttp.ClientResponse, error: _GoogleError, token: str) 
             f"the Firebase Cloud Messaging API Admin role; {text}"
         )
     return common_outcome(response, text) or Outcome.permanent(text)
-
-
-class _TimedRequest(google.auth.transport.requests.Request):
-    """google-auth's requests transport, with our timeout instead of its 120 s default."""
-
-    def __init__(self, timeout_s: float) -> None:
-        super().__init__()
-        self.timeout_s = timeout_s
-
-    def __call__(
-        self, url: str, method: str = "GET", body: Any = None, headers: Any = None, **kwargs: Any
-    ) -> Any:
-        kwargs["timeout"] = self.timeout_s
-        return super().__call__(url, method=method, body=body, headers=headers, **kwargs)
 
 
 def _service_account_info(text: str) -> dict[str, Any]:

@@ -3,6 +3,10 @@ classification of transport failures and common status codes.
 
 A provider subclass builds its request and reads its provider's answer; the plumbing and
 the usual meanings (2xx sent, 429 slow down, 5xx/408 retry later) live here once.
+
+aiohttp is imported when the first session opens (and in the provider modules, for annotations
+only): a scaled API replica loads every provider module to check the options, and sends nothing
+(docs/benchmarks.md, G6).
 """
 
 from __future__ import annotations
@@ -10,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
-
-import aiohttp
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .base import Outcome, Provider
+
+if TYPE_CHECKING:
+    import aiohttp
 
 ERROR_BODY_CHARS = 200
 T = TypeVar("T")
@@ -30,6 +35,8 @@ class HttpProvider(Provider):
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
+            import aiohttp
+
             timeout = aiohttp.ClientTimeout(total=self.context.timeout.total_seconds())
             self._session = aiohttp.ClientSession(timeout=timeout)
         return self._session
@@ -43,6 +50,8 @@ class HttpProvider(Provider):
         self, call: Callable[[aiohttp.ClientSession], Awaitable[Outcome]], *, what: str = "the provider"
     ) -> Outcome:
         """Run `call` with the session; turn transport failures into outcomes."""
+        import aiohttp
+
         try:
             return await call(self.session())
         except aiohttp.ClientConnectorCertificateError as exc:

@@ -16,10 +16,9 @@ import hmac
 import re
 import time
 from collections import OrderedDict
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
 from pydantic import Field
 
 from .base import EmailMessage, Message, Outcome, ProviderContext, ProviderOptions
@@ -49,6 +48,9 @@ from .events import (
 )
 from .http import HttpProvider, common_outcome, join_url
 
+if TYPE_CHECKING:  # aiohttp loads when a provider first sends (http.py), not with the options
+    import aiohttp
+
 # "'to' parameter is not a valid address. please check documentation" (quotes vary by version).
 _BAD_RECIPIENT = re.compile(r"\bto'? parameter is not a valid address|invalid recipient", re.IGNORECASE)
 
@@ -72,6 +74,8 @@ class MailgunProvider(HttpProvider):
         self._tokens = SeenTokens()
 
     async def send(self, message: Message) -> Outcome:
+        import aiohttp
+
         email = as_email(message, self.type_name)
         if isinstance(email, Outcome):
             return email
@@ -164,6 +168,8 @@ def event_of(data: dict[str, Any]) -> ProviderEvent | None:
 
 
 def message_form(message: EmailMessage, options: MailgunOptions) -> aiohttp.FormData:
+    import aiohttp
+
     form = aiohttp.FormData(default_to_multipart=True)
     form.add_field("from", str(options.sender))
     form.add_field("to", str(recipient(message.to)))

@@ -15,9 +15,8 @@ import base64
 import binascii
 import hmac
 import re
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import aiohttp
 from pydantic import Field
 
 from .base import EmailMessage, Message, Outcome, ProviderOptions
@@ -44,6 +43,9 @@ from .events import (
     text,
 )
 from .http import HttpProvider, common_outcome, join_url
+
+if TYPE_CHECKING:  # aiohttp loads when a provider first sends (http.py), not with the options
+    import aiohttp
 
 BAD_SERVER_TOKEN = 10
 MAINTENANCE = 100

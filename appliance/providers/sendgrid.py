@@ -15,9 +15,8 @@ import base64
 import binascii
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-import aiohttp
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -51,6 +50,9 @@ from .events import (
     unix_time,
 )
 from .http import HttpProvider, common_outcome, join_url, parse_retry_after
+
+if TYPE_CHECKING:  # aiohttp loads when a provider first sends (http.py), not with the options
+    import aiohttp
 
 # The field SendGrid names when the recipient's address is the problem.
 _RECIPIENT_FIELD = re.compile(r"personalizations\.\d+\.to(\.\d+\.email)?")

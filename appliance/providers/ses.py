@@ -7,6 +7,9 @@ body's `__type`), e.g. "MessageRejected:http://internal.amazon.com/coral/com.ama
 Events: a configuration set publishes Delivery, Bounce and Complaint events to an SNS topic whose
 HTTPS subscription is Clarion's webhook. Each SNS message is verified (sns.py) and must come from
 one of `sns_topic_arns`; our EmailTags come back in `mail.tags`.
+
+botocore is imported where it is first used, to sign a send: a scaled API replica loads this module
+to check the options and to read events, and sends nothing (docs/benchmarks.md, G6).
 """
 
 from __future__ import annotations
@@ -14,12 +17,8 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-import aiohttp
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from pydantic import AfterValidator, Field
 
 from . import sns
@@ -47,6 +46,9 @@ from .events import (
     text,
 )
 from .http import HttpProvider, common_outcome, join_url, parse_retry_after
+
+if TYPE_CHECKING:  # aiohttp loads when a provider first sends (http.py), not with the options
+    import aiohttp
 
 PATH = "/v2/email/outbound-emails"
 _THROTTLED = frozenset({"TooManyRequestsException", "LimitExceededException", "ThrottlingException"})
@@ -151,6 +153,10 @@ class SesProvider(HttpProvider):
 
     def signed_headers(self, url: str, body: bytes) -> dict[str, str]:
         """Content-Type, X-Amz-Date, X-Amz-Security-Token (with a session token) and Authorization."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
         options = self.options
         credentials = Credentials(
             options.access_key_id,

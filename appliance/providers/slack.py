@@ -9,14 +9,16 @@ come back: https://api.slack.com/messaging/webhooks#handling_errors.
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
-import aiohttp
 from pydantic import Field, SecretStr, field_validator
 
 from .base import Message, Outcome, ProviderOptions, WebhookMessage
 from .http import HttpProvider, body_excerpt, common_outcome, redact
+
+if TYPE_CHECKING:  # aiohttp loads when a provider first sends (http.py), not with the options
+    import aiohttp
 
 _URL = r"^https?://[^/\s]+"
 # The webhook is gone: retrying or failing over to it will never work until it is replaced.

@@ -5,6 +5,9 @@ connections can never leave us holding a dead one.
 
 With a `dkim:` block, each message is DKIM-signed (dkimpy, rsa-sha256, relaxed/relaxed) before it
 is submitted, for relays that do not sign for you.
+
+aiosmtplib and dkimpy are imported where they are first used: a scaled API replica loads this
+module to check the options, and sends nothing (docs/benchmarks.md, G6).
 """
 
 from __future__ import annotations
@@ -16,14 +19,14 @@ from email import policy
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate, getaddresses, make_msgid
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-import aiosmtplib
-import dkim
-import dkim.crypto
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from .base import EmailMessage, Message, Outcome, Provider, ProviderOptions
+
+if TYPE_CHECKING:
+    import aiosmtplib
 
 # Set by the provider from the message itself; a template header must not fight them.
 _STRUCTURAL_HEADERS = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
@@ -80,6 +83,8 @@ class DkimOptions(ProviderOptions):
     @field_validator("headers")
     @classmethod
     def _headers_can_be_signed(cls, headers: list[str]) -> list[str]:
+        import dkim
+
         if not any(name.lower() == "from" for name in headers):
             raise ValueError("must include From: DKIM always signs the From header")
         for name in headers:
@@ -152,6 +157,8 @@ class SmtpProvider(Provider):
         if self.options.dkim is None:
             content = mime.as_bytes(policy=wire_policy(utf8))
         else:
+            import dkim
+
             try:
                 # Hashing a large body and an RSA signature are CPU work: keep them off the event loop.
                 content = await asyncio.to_thread(self._signed, mime, self.options.dkim, utf8=utf8)
@@ -170,6 +177,8 @@ class SmtpProvider(Provider):
         return dkim_sign(mime, options, self._dkim_key, utf8=utf8)
 
     async def _submit(self, content: bytes, to: str, mail_options: list[str]) -> None:
+        import aiosmtplib
+
         options = self.options
         await aiosmtplib.send(
             content,
@@ -235,6 +244,8 @@ def dkim_sign(mime: MimeMessage, options: DkimOptions, private_key: bytes, *, ut
     Bodies are flattened to 7-bit (quoted-printable or base64), as RFC 6376 §5.3 advises: a relay
     that downgrades 8-bit content for a next hop would otherwise break the body hash.
     """
+    import dkim
+
     raw = mime.as_bytes(policy=wire_policy(utf8))
     signature = dkim.sign(
         raw,
@@ -268,6 +279,8 @@ def dkim_key(options: DkimOptions) -> bytes:
 
 def check_dkim_key(pem: bytes) -> bytes:
     """The key, normalised for dkimpy, if it is an unencrypted RSA private key of at least 1024 bits."""
+    import dkim.crypto
+
     pem = _pem(pem)
     try:
         key = dkim.crypto.parse_pem_private_key(pem)
@@ -289,6 +302,8 @@ def _pem(pem: bytes) -> bytes:
 
 def classify(exc: BaseException) -> Outcome:
     """Sort an aiosmtplib failure by what the delivery engine should do next."""
+    import aiosmtplib
+
     if (untrusted := _certificate_error(exc)) is not None:
         return Outcome.permanent(
             f"the relay's TLS certificate is not trusted ({untrusted.verify_message}); "

@@ -14,16 +14,18 @@ import binascii
 import re
 import ssl
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import aiohttp
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from .events import SignatureInvalid
+
+if TYPE_CHECKING:  # aiohttp itself loads with the first fetch: the API may never get an SNS message
+    import aiohttp
 
 DEFAULT_HOST_PATTERN = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
 CERTIFICATE_TTL_S = 24 * 3600
@@ -96,9 +98,13 @@ class Certificates:
             return answer.status
 
     def _session(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout_s))
 
     async def _fetch(self, url: str) -> rsa.RSAPublicKey:
+        import aiohttp
+
         try:
             async with (
                 self._session() as session,

@@ -17,15 +17,17 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, quote
 
-import aiohttp
 from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from .base import Message, Outcome, ProviderContext, ProviderOptions, SmsMessage
 from .events import EventKind, EventsNotConfigured, InboundRequest, ProviderEvent, SignatureInvalid, text
 from .http import HttpProvider, common_outcome, join_url, parse_retry_after, redact
+
+if TYPE_CHECKING:  # aiohttp loads when a provider first sends (http.py), not with the options
+    import aiohttp
 
 _URL = r"^https?://[^/\s]+"
 _MAX_ERROR_BYTES = 4096
@@ -70,6 +72,8 @@ class TwilioOptions(ProviderOptions):
 
     def authorization(self) -> str:
         """HTTP basic auth: the API key if there is one, else the account SID and auth token."""
+        import aiohttp
+
         if self.api_key_sid is not None and self.api_key_secret is not None:
             return aiohttp.encode_basic_auth(self.api_key_sid, self.api_key_secret.get_secret_value())
         assert self.auth_token is not None

@@ -10,14 +10,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
 from pydantic import ConfigDict, Field, SecretStr
 
 from .base import Message, Outcome, OutcomeKind, ProviderOptions, SmsMessage
 from .http import HttpProvider, body_excerpt, common_outcome, join_url, redact
+
+if TYPE_CHECKING:  # aiohttp loads when a provider first sends (http.py), not with the options
+    import aiohttp
 
 _URL = r"^https?://[^/\s]+"
 _MAX_BODY_BYTES = 16384

@@ -13,14 +13,16 @@ import hmac
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-import aiohttp
 from pydantic import Field, SecretStr, field_validator
 
 from .base import Message, Outcome, ProviderOptions, WebhookMessage
 from .http import HttpProvider, body_excerpt, common_outcome
+
+if TYPE_CHECKING:  # aiohttp loads when a provider first sends (http.py), not with the options
+    import aiohttp
 
 SIGNATURE_HEADER = "X-Clarion-Signature"
 DELIVERY_HEADER = "X-Clarion-Delivery"
