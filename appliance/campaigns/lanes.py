@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import uuid
 
-#: Lanes of an unpaced campaign.
-LANES = 4
+#: Lanes of an unpaced campaign. More than the threads that usually fan out (G5: two workers of
+#: two threads): a worker prefetches messages, so with as many lanes as threads one process held
+#: a lane it had no free thread for while a thread of the other sat idle (measured: the two
+#: processes at 49 % and 24 % CPU, 13,552 recipients/s; with 8 lanes, 16,721/s).
+LANES = 8
 #: A lane whose range is exhausted.
 DONE = "done"
 
