@@ -68,9 +68,11 @@ async def _layout(session: AsyncSession, table: Table, given: tuple[str, ...]) -
     """How rows giving the columns `given` are copied into `table`; made once per such shape."""
     layout = _layouts.get((table.name, given))
     if layout is None:
-        types = _column_types.get(table.name) or await _read_column_types(session, table.name)
         defaulted = [c for c in table.columns if c.name not in given and c.default is not None]
         names = [*given, *(column.name for column in defaulted)]
+        types = _column_types.get(table.name, {})
+        if not types.keys() >= set(names):  # not read yet, or a migration has added columns since
+            types = await _read_column_types(session, table.name)
         quoted = ", ".join(f'"{name}"' for name in names)
         layout = _Layout(
             statement=f'COPY "{table.name}" ({quoted}) FROM STDIN (FORMAT BINARY)',

@@ -36,7 +36,8 @@ def serve_workers(settings: Settings, catalog: Catalog, start: StartWorkers) -> 
         signal.signal(sig, on(stop))
     signal.signal(signal.SIGHUP, on(reload))
     running = start(catalog)
-    heap.settle()
+    heap.freeze_what_is_built()
+    heap.collect_young_less_often()
     while not stop.is_set():
         wake.wait()
         wake.clear()
@@ -46,7 +47,7 @@ def serve_workers(settings: Settings, catalog: Catalog, start: StartWorkers) -> 
             if fresh is not None:
                 running.stop()
                 catalog, running = fresh, start(fresh)
-                heap.settle()
+                heap.freeze_what_is_built()
                 log.info("configuration reloaded from %s", fresh.loaded.path)
     running.stop()
 

@@ -55,7 +55,7 @@ class ReloadableServer:
                 timeout_graceful_shutdown=STREAMS_CUT_AFTER_S,
             )
             self._server = uvicorn.Server(config)
-            heap.settle()
+            heap.freeze_what_is_built()
             # A copy per app: uvicorn closes the one it was given when that app stops.
             self._server.run(sockets=[listening.dup()])
             if self._next is None:  # stopped for good (SIGTERM, SIGINT)

@@ -1,0 +1,114 @@
+"""Writing many rows at once (db/bulk.py), on SQLite and PostgreSQL: what the ORM reads back is
+what was written, whether the rows went by one INSERT (few) or by binary COPY (many)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from appliance.db.bulk import COPY_FROM, insert_rows
+from appliance.db.engine import Database
+from appliance.db.ids import new_id
+from appliance.db.migrate import upgrade
+from appliance.db.models import Delivery, DeliveryStatus, Notification, Recipient
+
+NOW = datetime(2026, 12, 6, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    upgrade(url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+async def a_recipient(database: Database) -> uuid.UUID:
+    async with database.transaction() as session:
+        recipient = Recipient(external_id=f"r-{uuid.uuid4().hex[:8]}", attributes={})
+        session.add(recipient)
+    return recipient.id
+
+
+def notification_row(recipient_id: uuid.UUID, n: int) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "recipient_id": recipient_id,
+        "category": "orders",
+        "template": "receipt",
+        "priority": "normal",
+        "data": {"n": n, "items": [{"sku": "A-1", "price": 9.5}], "note": None, "name": "Zoë"},
+        "source": "api:test",
+        "created_at": NOW,
+        "campaign_id": None,
+        "variant": "B" if n % 2 else None,
+    }
+
+
+def delivery_row(notification_id: uuid.UUID, n: int) -> dict[str, Any]:
+    # No attempt_count: the column's Python-side default fills it.
+    return {
+        "id": new_id(),
+        "notification_id": notification_id,
+        "channel": "email",
+        "position": 0,
+        "priority": "normal",
+        "status": DeliveryStatus.QUEUED,
+        "last_error": None,
+        "not_before": NOW + timedelta(minutes=n) if n % 3 == 0 else None,
+        "lease_expires_at": NOW + timedelta(minutes=5),
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+
+
+@pytest.mark.parametrize("count", [3, COPY_FROM + 8], ids=["by INSERT", "by COPY"])
+async def test_rows_read_back_as_written(database: Database, count: int) -> None:
+    recipient_id = await a_recipient(database)
+    notifications = [notification_row(recipient_id, n) for n in range(count)]
+    deliveries = [delivery_row(row["id"], n) for n, row in enumerate(notifications)]
+
+    async with database.transaction() as session:
+        await insert_rows(session, Notification.__table__, notifications)
+        await insert_rows(session, Delivery.__table__, deliveries)
+
+    async with database.sessions() as session:
+        stored = {n.id: n for n in await session.scalars(select(Notification))}
+        sent = {d.id: d for d in await session.scalars(select(Delivery))}
+    for row in notifications:
+        found = stored[row["id"]]
+        assert (found.recipient_id, found.data, found.variant, found.created_at) == (
+            recipient_id,
+            row["data"],
+            row["variant"],
+            NOW,
+        )
+    for row in deliveries:
+        found = sent[row["id"]]
+        assert (found.notification_id, found.status, found.not_before, found.attempt_count) == (
+            row["notification_id"],
+            "queued",
+            row["not_before"],
+            0,
+        )
+
+
+async def test_a_row_that_is_already_there_fails_the_copy_as_an_integrity_error(database: Database) -> None:
+    recipient_id = await a_recipient(database)
+    rows = [notification_row(recipient_id, n) for n in range(COPY_FROM)]
+    async with database.transaction() as session:
+        await insert_rows(session, Notification.__table__, rows[:1])
+
+    with pytest.raises(IntegrityError):
+        async with database.transaction() as session:
+            await insert_rows(session, Notification.__table__, rows)
+
+    async with database.sessions() as session:
+        assert [n.id for n in await session.scalars(select(Notification))] == [rows[0]["id"]]
