@@ -27,10 +27,12 @@ run: $(VENV)/.runtime
 	$(BIN)/clarion db upgrade
 	$(BIN)/clarion serve --config $(CONFIG) --host $(HOST) --port $(PORT) --no-migrate
 
-# One pytest worker per core, a test file per worker at a time (they share module fixtures), in
-# collection order: the slow files first (tests/conftest.py), so neither worker ends up alone.
+# One pytest worker per core and one more: the tests spend much of their time waiting on
+# deliveries and subprocesses (2 cores: 8:49-9:38 with two workers, 7:36 with three, 9 % idle).
+# A test file per worker at a time (they share module fixtures), in collection order: the slow
+# files first (tests/conftest.py), so no worker ends up alone.
 test: $(VENV)/.dev services
-	$(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder
+	$(BIN)/pytest -n $$(( $$(nproc) + 1 )) --dist loadfile --no-loadscope-reorder
 
 # Every benchmark scenario against PostgreSQL + Redis on 127.0.0.1 (~23 minutes, 10 of them the G6 soak); appends the
 # table to docs/benchmarks.md. `make bench BENCH_ARGS=--smoke` checks the scripts in seconds.
