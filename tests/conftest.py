@@ -20,6 +20,8 @@ import redis
 from litestar.testing import AsyncTestClient
 
 from appliance.catalog import Catalog, load_catalog
+from appliance.db.engine import Database
+from appliance.db.migrate import upgrade
 from appliance.settings import Settings
 from appliance.web.app import create_app
 
@@ -92,6 +94,17 @@ def pg_url(pg_server: str) -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'clarion.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    """A new, migrated database: the same storage tests over SQLite and PostgreSQL. (Modules
+    that need something else define their own `database`.)"""
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    upgrade(url)
+    database = Database(url)
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture(scope="session")

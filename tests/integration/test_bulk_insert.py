@@ -4,7 +4,6 @@ what was written, whether the rows went by one INSERT (few) or by binary COPY (m
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,19 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from appliance.db.bulk import COPY_FROM, insert_rows
 from appliance.db.engine import Database
 from appliance.db.ids import new_id
-from appliance.db.migrate import upgrade
 from appliance.db.models import Delivery, DeliveryStatus, Notification, Recipient
 
 NOW = datetime(2026, 12, 6, 9, 30, 15, 123456, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-    upgrade(url)
-    database = Database(url)
-    yield database
-    await database.dispose()
 
 
 async def a_recipient(database: Database) -> uuid.UUID:

@@ -7,30 +7,18 @@ opened, the next read counts it so; when nothing changed, a refresh recounts not
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 from appliance.analytics.figures import counts
 from appliance.analytics.rollup import LOOK_BACK, refresh
 from appliance.analytics.windows import HOUR, TimeRange, floor, window
 from appliance.db.engine import Database
-from appliance.db.migrate import upgrade
 from appliance.db.models import Delivery, DeliveryEvent, DeliveryRollup, Notification, Recipient
 
 NOW = datetime.now(UTC)
 EARLIER = floor(NOW - timedelta(hours=3), HOUR) + timedelta(minutes=10)  # a minute later is the same hour
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-    upgrade(url)
-    database = Database(url)
-    yield database
-    await database.dispose()
 
 
 async def deliveries(database: Database, *created: datetime) -> list[uuid.UUID]:
