@@ -8,8 +8,10 @@ so COPY starts at COPY_FROM rows.
 
 COPY goes in binary with each column's type given: psycopg then formats a row without looking
 up a dumper per value, and PostgreSQL parses no text (7.8 -> 4.7 µs of client CPU per row of
-`notifications`, measured). Binary COPY needs the column's exact type (an int8 for an int4
-column is refused), so the types are read from the table itself, once per process.
+`notifications`, measured). Binary COPY needs the column's exact type, so the types are read
+from the table itself, once per database and table in a process. (psycopg's binary int4 dumper
+wraps a value past 2**31 instead of refusing it; the integers written here are counts and
+positions, far below that.)
 """
 
 from __future__ import annotations
@@ -60,31 +62,33 @@ class _Layout:
     values: Callable[[dict[str, Any]], tuple[Any, ...]]
 
 
-_layouts: dict[tuple[str, tuple[str, ...]], _Layout] = {}
-_column_types: dict[str, dict[str, int]] = {}
+# Keyed by (database URL, table): one process may write to several databases (the tests do).
+_layouts: dict[tuple[str, str, tuple[str, ...]], _Layout] = {}
+_column_types: dict[tuple[str, str], dict[str, int]] = {}
 
 
 async def _layout(session: AsyncSession, table: Table, given: tuple[str, ...]) -> _Layout:
     """How rows giving the columns `given` are copied into `table`; made once per such shape."""
-    layout = _layouts.get((table.name, given))
+    where = (str(session.bind.url), table.name)
+    layout = _layouts.get((*where, given))
     if layout is None:
         defaulted = [c for c in table.columns if c.name not in given and c.default is not None]
         names = [*given, *(column.name for column in defaulted)]
-        types = _column_types.get(table.name, {})
+        types = _column_types.get(where, {})
         if not types.keys() >= set(names):  # not read yet, or a migration has added columns since
-            types = await _read_column_types(session, table.name)
+            types = await _read_column_types(session, where)
         quoted = ", ".join(f'"{name}"' for name in names)
         layout = _Layout(
             statement=f'COPY "{table.name}" ({quoted}) FROM STDIN (FORMAT BINARY)',
             types=[types[name] for name in names],
             values=_values(given, [_default(column) for column in defaulted]),
         )
-        _layouts[table.name, given] = layout
+        _layouts[(*where, given)] = layout
     return layout
 
 
-async def _read_column_types(session: AsyncSession, table: str) -> dict[str, int]:
-    # Only built-in types are used, whose oids are the same in every database.
+async def _read_column_types(session: AsyncSession, where: tuple[str, str]) -> dict[str, int]:
+    table = where[1]
     rows = await session.execute(
         text(
             "SELECT attname, atttypid::int FROM pg_attribute "
@@ -92,8 +96,8 @@ async def _read_column_types(session: AsyncSession, table: str) -> dict[str, int
         ),
         {"table": f'"{table}"'},
     )
-    _column_types[table] = {name: oid for name, oid in rows}
-    return _column_types[table]
+    _column_types[where] = {name: oid for name, oid in rows}
+    return _column_types[where]
 
 
 def _values(

@@ -36,8 +36,6 @@ def serve_workers(settings: Settings, catalog: Catalog, start: StartWorkers) -> 
         signal.signal(sig, on(stop))
     signal.signal(signal.SIGHUP, on(reload))
     running = start(catalog)
-    heap.freeze_what_is_built()
-    heap.collect_young_less_often()
     while not stop.is_set():
         wake.wait()
         wake.clear()
@@ -47,7 +45,6 @@ def serve_workers(settings: Settings, catalog: Catalog, start: StartWorkers) -> 
             if fresh is not None:
                 running.stop()
                 catalog, running = fresh, start(fresh)
-                heap.freeze_what_is_built()
                 log.info("configuration reloaded from %s", fresh.loaded.path)
     running.stop()
 
@@ -57,6 +54,9 @@ def delivery_workers(settings: Settings, queues: set[str] | None, threads: int |
 
     def start(catalog: Catalog) -> dramatiq.Worker:
         worker = WorkerRuntime(settings, catalog).worker(queues=queues, threads=threads)
+        # Before the threads take messages: a batch in flight would be frozen with the rest.
+        heap.freeze_what_is_built()
+        heap.collect_young_less_often()
         worker.start()
         return worker
 

@@ -1,5 +1,6 @@
 """Writing many rows at once (db/bulk.py), on SQLite and PostgreSQL: what the ORM reads back is
-what was written, whether the rows went by one INSERT (few) or by binary COPY (many)."""
+what was written, whether the rows went by one INSERT (few, or SQLite) or by binary COPY (many,
+on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def delivery_row(notification_id: uuid.UUID, n: int) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("count", [3, COPY_FROM + 8], ids=["by INSERT", "by COPY"])
+@pytest.mark.parametrize("count", [3, COPY_FROM + 8], ids=["few", "many"])
 async def test_rows_read_back_as_written(database: Database, count: int) -> None:
     recipient_id = await a_recipient(database)
     notifications = [notification_row(recipient_id, n) for n in range(count)]
