@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import msgspec
+from msgspec import structs
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -143,7 +143,7 @@ async def _plan(
         template=campaign.template,
         data=campaign.data,
     )
-    common = msgspec.structs.replace(accept(request, catalog, caller="campaign"), campaign_id=campaign.id)
+    common = structs.replace(accept(request, catalog, caller="campaign"), campaign_id=campaign.id)
     weights = campaign_weights(catalog, campaign)
     items = [_item(catalog, campaign, common, weights, member, now) for member in members]
     results = await store_in(session, items, occasion, {member.external_id: member for member in members})
@@ -161,7 +161,7 @@ def _item(
     variant = campaign.winner or (assign(str(campaign.id), member.external_id, weights) if weights else None)
     # A variant may test a send time: its own local time instead of the campaign's.
     own = (campaign.variants.get(variant) or {}).get("local_time") if variant else None
-    return msgspec.structs.replace(
+    return structs.replace(
         common,
         recipient=RecipientIn(id=member.external_id),
         variant=variant,

@@ -19,11 +19,9 @@ class Config:
 
 
 @pytest.fixture(autouse=True)
-def _restored() -> Iterator[None]:
-    threshold = gc.get_threshold()
+def _thawed() -> Iterator[None]:
     yield
     gc.unfreeze()  # the rest of the test process collects as usual
-    gc.set_threshold(*threshold)
 
 
 def test_what_start_up_built_is_left_out_of_collections() -> None:
