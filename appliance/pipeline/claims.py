@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import Row, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import lazyload
 
 from ..config.schema import Channel
 from ..db.among import among
@@ -32,6 +31,7 @@ class RecipientView:
     timezone: str | None
     attributes: dict[str, Any]
     device_tokens: tuple[str, ...]
+    unsubscribed_all: bool = False
 
     def template_context(self) -> dict[str, Any]:
         return {
@@ -62,6 +62,7 @@ class Claimed:
     variant: str | None = None  # the A/B variant to render
     campaign_state: str | None = None  # of the campaign it belongs to: paused or cancelled stop it
     campaign_id: uuid.UUID | None = None
+    holds_fallbacks: bool = False  # other channels of its notification wait (held) on this one
 
     @property
     def address(self) -> str | None:
@@ -75,6 +76,24 @@ def claimable(now: datetime) -> Any:
         Delivery.status == DeliveryStatus.QUEUED,
         (Delivery.status == DeliveryStatus.SENDING) & (Delivery.lease_expires_at < now),
     )
+
+
+def _holds_fallbacks() -> Any:
+    """Whether a delivery's notification has channels held back for it (strategy `fallback`):
+    only then does its outcome change other rows (record.py). Read with the claim, as data, so
+    a config reloaded since planning cannot strand a held channel."""
+    deliveries = Delivery.__table__
+    sibling = deliveries.alias("sibling")
+    return (
+        exists()
+        .where(sibling.c.notification_id == deliveries.c.notification_id)
+        .where(sibling.c.status == DeliveryStatus.HELD)
+        .label("holds_fallbacks")
+    )
+
+
+#: Built once: an alias costs more to set up than the claim's own statement.
+HOLDS_FALLBACKS = _holds_fallbacks()
 
 
 async def claim(
@@ -93,24 +112,28 @@ async def claim(
     recipient's per-category choices cannot change the verdict (a category they may not opt out
     of), so they are not read.
     """
+    deliveries = Delivery.__table__
     async with database.transaction() as session:
         taken = (
             await session.execute(
-                update(Delivery)
-                .where(among(session, Delivery.id, delivery_ids), claimable(now))
+                # Core, not the ORM's bulk UPDATE: no session objects to synchronize, and its
+                # per-statement bookkeeping was a fifth of a single delivery's claim.
+                deliveries.update()
+                .where(among(session, deliveries.c.id, delivery_ids), claimable(now))
                 .values(
                     status=DeliveryStatus.SENDING,
                     lease_expires_at=now + lease,
-                    attempt_count=Delivery.attempt_count + 1,
+                    attempt_count=deliveries.c.attempt_count + 1,
                     updated_at=now,
                 )
                 .returning(
-                    Delivery.id,
-                    Delivery.notification_id,
-                    Delivery.channel,
-                    Delivery.priority,
-                    Delivery.attempt_count,
-                    Delivery.not_before,
+                    deliveries.c.id,
+                    deliveries.c.notification_id,
+                    deliveries.c.channel,
+                    deliveries.c.priority,
+                    deliveries.c.attempt_count,
+                    deliveries.c.not_before,
+                    HOLDS_FALLBACKS,
                 )
             )
         ).all()
@@ -124,8 +147,8 @@ async def claim(
 class _Surroundings:
     """What the claimed deliveries' sends depend on, each read once for the whole parcel."""
 
-    notifications: dict[uuid.UUID, Notification]
-    recipients: dict[uuid.UUID, Recipient]
+    notifications: dict[uuid.UUID, Row[Any]]
+    recipients: dict[uuid.UUID, RecipientView]  # without device tokens: those are per channel
     tokens: dict[uuid.UUID, tuple[str, ...]]
     suppressed: dict[suppression.Key, str]
     choices: dict[uuid.UUID, Choices]
@@ -135,18 +158,32 @@ class _Surroundings:
     async def read(
         cls, session: AsyncSession, taken: Sequence[Row[Any]], heeds_choices: Callable[[str], bool]
     ) -> _Surroundings:
-        pairs = (
+        # Plain rows of the columns a send reads: ORM instances cost more to build than to fetch.
+        nc, rc = Notification.__table__.c, Recipient.__table__.c
+        rows = (
             await session.execute(
-                select(Notification, Recipient)
-                .join(Recipient, Notification.recipient_id == Recipient.id)
-                .where(among(session, Notification.id, {row.notification_id for row in taken}))
-                # Only these rows: the models' eager relationships (every delivery of the
-                # notification with its attempts and events, the devices) cost five more queries.
-                .options(lazyload("*"))
+                select(
+                    nc.id,
+                    nc.recipient_id,
+                    nc.category,
+                    nc.template,
+                    nc.data,
+                    nc.variant,
+                    nc.campaign_id,
+                    rc.external_id,
+                    rc.email,
+                    rc.phone,
+                    rc.locale,
+                    rc.timezone,
+                    rc.attributes,
+                    rc.unsubscribed_all,
+                )
+                .join_from(Notification.__table__, Recipient.__table__, nc.recipient_id == rc.id)
+                .where(among(session, nc.id, {row.notification_id for row in taken}))
             )
         ).all()
-        notifications = {notification.id: notification for notification, _ in pairs}
-        recipients = {recipient.id: recipient for _, recipient in pairs}
+        notifications = {row.id: row for row in rows}
+        recipients = {row.recipient_id: _recipient_view(row) for row in rows}
         pushed = {notifications[row.notification_id].recipient_id for row in taken if row.channel == "push"}
         heeding = {n.recipient_id for n in notifications.values() if heeds_choices(n.category)}
         keys = [
@@ -173,6 +210,7 @@ class _Surroundings:
         priority: str,
         tries: int,
         not_before: datetime | None,
+        holds_fallbacks: bool,
     ) -> Claimed:
         notification = self.notifications[notification_id]
         recipient = self.recipients[notification.recipient_id]
@@ -205,20 +243,26 @@ class _Surroundings:
             category=notification.category,
             template=notification.template,
             data=notification.data,
-            recipient=RecipientView(
-                id=recipient.id,
-                external_id=recipient.external_id,
-                email=recipient.email,
-                phone=recipient.phone,
-                locale=recipient.locale,
-                timezone=recipient.timezone,
-                attributes=recipient.attributes or {},
-                device_tokens=tokens,
-            ),
+            recipient=replace(recipient, device_tokens=tokens) if tokens else recipient,
+            holds_fallbacks=holds_fallbacks,
         )
 
 
-def _address(recipient: Recipient, channel: str) -> str | None:
+def _recipient_view(row: Row[Any]) -> RecipientView:
+    return RecipientView(
+        id=row.recipient_id,
+        external_id=row.external_id,
+        email=row.email,
+        phone=row.phone,
+        locale=row.locale,
+        timezone=row.timezone,
+        attributes=row.attributes or {},
+        device_tokens=(),
+        unsubscribed_all=bool(row.unsubscribed_all),
+    )
+
+
+def _address(recipient: RecipientView, channel: str) -> str | None:
     return suppression.addresses(recipient.email, recipient.phone).get(channel)
 
 

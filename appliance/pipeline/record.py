@@ -147,10 +147,11 @@ def _per_delivery(column: Any, values: dict[uuid.UUID, Any], parcel: int) -> Any
 
 
 async def _stand_down(session: AsyncSession, rounds: Sequence[Round], now: datetime) -> None:
-    """Sent: the notification's held fallback channels are not needed. One UPDATE per channel."""
+    """Sent: the notification's held fallback channels are not needed. One UPDATE per channel,
+    none when no notification of the parcel holds any (the claim read that)."""
     by_channel: dict[str, set[uuid.UUID]] = {}
     for done in rounds:
-        if done.settlement.status is DeliveryStatus.SENT:
+        if done.settlement.status is DeliveryStatus.SENT and done.claimed.holds_fallbacks:
             by_channel.setdefault(done.claimed.channel, set()).add(done.claimed.notification_id)
     for channel, notification_ids in by_channel.items():
         await session.execute(
