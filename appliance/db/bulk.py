@@ -1,17 +1,22 @@
-"""Writing many rows at once: binary COPY on PostgreSQL, one executemany elsewhere.
+"""Writing many rows at once: binary COPY or one INSERT of arrays on PostgreSQL, one executemany
+elsewhere.
 
 Measured here (fan-out of a campaign, 3 rows per recipient): executemany through the ORM ~300
 recipients/s, Core executemany ~1,200/s, COPY several times that. design.md's figures agree:
-PostgreSQL takes ~60k batched rows/s and ~105k by COPY. But a COPY costs two round trips
-where one INSERT costs one: a single notification (3 tables, one row each) goes faster by INSERT,
-so COPY starts at COPY_FROM rows.
+PostgreSQL takes ~60k batched rows/s and ~105k by COPY. But a COPY costs two round trips, one
+per table: a single notification (3 tables, one row each) goes faster as ONE statement, so COPY
+starts at COPY_FROM rows. Below that, every table's rows go in one `INSERT .. SELECT FROM
+unnest(<one array per column>)`, the tables chained as data-modifying CTEs: one round trip for
+all, and the same text for any number of rows, so PostgreSQL and psycopg prepare it once. (The
+foreign keys between them hold: PostgreSQL checks them at the end of the whole statement.)
 
-COPY goes in binary with each column's type given: psycopg then formats a row without looking
-up a dumper per value, and PostgreSQL parses no text (7.8 -> 4.7 µs of client CPU per row of
-`notifications`, measured). Binary COPY needs the column's exact type, so the types are read
-from the table itself, once per database and table in a process. (psycopg's binary int4 dumper
-wraps a value past 2**31 instead of refusing it; the integers written here are counts and
-positions, far below that.)
+Both go through psycopg directly, in the session's transaction: SQLAlchemy's executemany spent
+~160 µs of CPU per statement more than psycopg does on its own (measured), and a binary COPY
+needs types SQLAlchemy does not give. Each column's type is read from the table itself, once
+per database and table in a process. COPY goes in binary with the types given: psycopg formats
+a row without looking up a dumper per value, and PostgreSQL parses no text (7.8 -> 4.7 µs of
+client CPU per `notifications` row, measured). (psycopg's binary int4 dumper wraps a value past
+2**31 instead of refusing it; the integers written here are counts and positions, far below that.)
 """
 
 from __future__ import annotations
@@ -23,52 +28,100 @@ from typing import Any
 
 import msgspec
 import psycopg
-from psycopg.types.json import set_json_dumps
+from psycopg.types.json import Jsonb, set_json_dumps
 from sqlalchemy import Table, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-#: Fewer rows than this go by one multi-row INSERT (SQLAlchemy's insertmanyvalues).
+#: Fewer rows than this in every table go by one INSERT of arrays, not COPY.
 COPY_FROM = 32
 
+Rows = Sequence[dict[str, Any]]
 
-async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+
+async def insert_rows(session: AsyncSession, table: Table, rows: Rows) -> None:
     """Insert `rows`: dicts that all give the same columns. Columns they leave out take their
     Python-side default, or the database's."""
-    if not rows:
+    await insert_tables(session, [(table, rows)])
+
+
+async def insert_tables(session: AsyncSession, tables: Sequence[tuple[Table, Rows]]) -> None:
+    """`insert_rows` for several tables, in the order given (the ones referred to first): in
+    one statement when every table has fewer than COPY_FROM rows, else a statement each."""
+    tables = [(table, rows) for table, rows in tables if rows]
+    if not tables:
         return
-    if session.bind.dialect.name != "postgresql" or len(rows) < COPY_FROM:
-        await session.execute(table.insert(), list(rows))
+    if session.bind.dialect.name != "postgresql":
+        for table, rows in tables:
+            await session.execute(table.insert(), list(rows))
         return
-    layout = await _layout(session, table, tuple(rows[0]))
-    connection = await session.connection()
-    raw = (await connection.get_raw_connection()).driver_connection
+    layouts = [await _layout(session, table, tuple(rows[0])) for table, rows in tables]
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
     try:
         async with raw.cursor() as cursor:
             set_json_dumps(msgspec.json.encode, cursor)  # 0.1 µs a value where json.dumps takes 1.7
-            async with cursor.copy(layout.statement) as copy:
-                copy.set_types(layout.types)
-                for row in rows:
-                    await copy.write_row(layout.values(row))
+            if all(len(rows) < COPY_FROM for _, rows in tables):
+                await _insert_arrays(cursor, layouts, [rows for _, rows in tables])
+                return
+            for layout, (_, rows) in zip(layouts, tables, strict=True):
+                if len(rows) < COPY_FROM:
+                    await _insert_arrays(cursor, [layout], [rows])
+                else:
+                    await _copy(cursor, layout, rows)
     except psycopg.IntegrityError as exc:
         # As SQLAlchemy raises it for an INSERT: callers handle a row that came first one way.
-        raise IntegrityError(layout.statement, None, exc) from exc
+        raise IntegrityError(str(exc), None, exc) from exc
+
+
+async def _copy(cursor: psycopg.AsyncCursor[Any], layout: _Layout, rows: Rows) -> None:
+    async with cursor.copy(layout.copy) as copy:
+        copy.set_types(layout.oids)
+        for row in rows:
+            await copy.write_row(layout.values(row))
+
+
+async def _insert_arrays(
+    cursor: psycopg.AsyncCursor[Any], layouts: list[_Layout], tables: list[Rows]
+) -> None:
+    *first, last = [layout.insert for layout in layouts]
+    chained = ", ".join(f"w{n} AS ({insert})" for n, insert in enumerate(first))
+    statement = f"WITH {chained} {last}" if chained else last
+    arguments = [
+        column for layout, rows in zip(layouts, tables, strict=True) for column in layout.columns(rows)
+    ]
+    await cursor.execute(statement, arguments)
 
 
 @dataclass(frozen=True)
 class _Layout:
-    statement: str
-    types: list[int]  # PostgreSQL type oids, in the statement's column order
+    copy: str  # COPY .. FROM STDIN in binary
+    oids: list[int]  # PostgreSQL type oids, in the statement's column order
+    insert: str  # INSERT .. SELECT FROM unnest(one array parameter per column)
+    json: frozenset[int]  # positions of the json and jsonb columns
     values: Callable[[dict[str, Any]], tuple[Any, ...]]
+
+    def columns(self, rows: Rows) -> list[list[Any]]:
+        """The rows as one list per column; JSON values wrapped, or psycopg takes a list value
+        for an array and a dict for nothing it knows."""
+        columns = [list(column) for column in zip(*map(self.values, rows), strict=True)]
+        for position in self.json:
+            columns[position] = [None if value is None else Jsonb(value) for value in columns[position]]
+        return columns
+
+
+@dataclass(frozen=True)
+class _Type:
+    oid: int
+    name: str  # as a cast spells it: "character varying(64)", "timestamp with time zone"
 
 
 # Keyed by (database URL, table): one process may write to several databases (the tests do).
 _layouts: dict[tuple[str, str, tuple[str, ...]], _Layout] = {}
-_column_types: dict[tuple[str, str], dict[str, int]] = {}
+_column_types: dict[tuple[str, str], dict[str, _Type]] = {}
 
 
 async def _layout(session: AsyncSession, table: Table, given: tuple[str, ...]) -> _Layout:
-    """How rows giving the columns `given` are copied into `table`; made once per such shape."""
+    """How rows giving the columns `given` are written to `table`; made once per such shape."""
     where = (str(session.bind.url), table.name)
     layout = _layouts.get((*where, given))
     if layout is None:
@@ -78,25 +131,28 @@ async def _layout(session: AsyncSession, table: Table, given: tuple[str, ...]) -
         if not types.keys() >= set(names):  # not read yet, or a migration has added columns since
             types = await _read_column_types(session, where)
         quoted = ", ".join(f'"{name}"' for name in names)
+        arrays = ", ".join(f"%s::{types[name].name}[]" for name in names)
         layout = _Layout(
-            statement=f'COPY "{table.name}" ({quoted}) FROM STDIN (FORMAT BINARY)',
-            types=[types[name] for name in names],
+            copy=f'COPY "{table.name}" ({quoted}) FROM STDIN (FORMAT BINARY)',
+            oids=[types[name].oid for name in names],
+            insert=f'INSERT INTO "{table.name}" ({quoted}) SELECT * FROM unnest({arrays})',
+            json=frozenset(n for n, name in enumerate(names) if types[name].name in ("json", "jsonb")),
             values=_values(given, [_default(column) for column in defaulted]),
         )
         _layouts[(*where, given)] = layout
     return layout
 
 
-async def _read_column_types(session: AsyncSession, where: tuple[str, str]) -> dict[str, int]:
+async def _read_column_types(session: AsyncSession, where: tuple[str, str]) -> dict[str, _Type]:
     table = where[1]
     rows = await session.execute(
         text(
-            "SELECT attname, atttypid::int FROM pg_attribute "
+            "SELECT attname, atttypid::int, format_type(atttypid, atttypmod) FROM pg_attribute "
             "WHERE attrelid = CAST(:table AS regclass) AND attnum > 0 AND NOT attisdropped"
         ),
         {"table": f'"{table}"'},
     )
-    _column_types[where] = {name: oid for name, oid in rows}
+    _column_types[where] = {name: _Type(oid, type_name) for name, oid, type_name in rows}
     return _column_types[where]
 
 

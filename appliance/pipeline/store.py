@@ -19,7 +19,7 @@ from sqlalchemy.orm import lazyload
 
 from ..config.schema import Channel, PolicyConfig, Priority
 from ..db.among import among
-from ..db.bulk import insert_rows
+from ..db.bulk import insert_tables
 from ..db.engine import Database
 from ..db.ids import new_id
 from ..db.models import Delivery, Device, IdempotencyRecord, Notification, Recipient
@@ -237,13 +237,14 @@ class _Rows:
 
     async def insert(self, session: AsyncSession) -> None:
         await session.flush()  # recipients created by this call exist before what refers to them
-        tables = (
-            (Notification, self.notifications),
-            (Delivery, self.deliveries),
-            (IdempotencyRecord, self.idempotency),
+        await insert_tables(
+            session,
+            [
+                (Notification.__table__, self.notifications),
+                (Delivery.__table__, self.deliveries),
+                (IdempotencyRecord.__table__, self.idempotency),
+            ],
         )
-        for model, rows in tables:
-            await insert_rows(session, model.__table__, rows)
 
 
 def _delivery_row(

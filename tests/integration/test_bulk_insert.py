@@ -1,6 +1,6 @@
 """Writing many rows at once (db/bulk.py), on SQLite and PostgreSQL: what the ORM reads back is
-what was written, whether the rows went by one INSERT (few, or SQLite) or by binary COPY (many,
-on PostgreSQL)."""
+what was written, whether the rows went by executemany (SQLite), one INSERT of arrays for all
+the tables (few, on PostgreSQL) or binary COPY (many, on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from appliance.db.bulk import COPY_FROM, insert_rows
+from appliance.db.bulk import COPY_FROM, insert_rows, insert_tables
 from appliance.db.engine import Database
 from appliance.db.ids import new_id
 from appliance.db.models import Delivery, DeliveryStatus, Notification, Recipient
@@ -59,15 +59,24 @@ def delivery_row(notification_id: uuid.UUID, n: int) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("count", [3, COPY_FROM + 8], ids=["few", "many"])
-async def test_rows_read_back_as_written(database: Database, count: int) -> None:
+@pytest.mark.parametrize(
+    ("count", "together"),
+    [(3, False), (3, True), (COPY_FROM + 8, False), (COPY_FROM + 8, True)],
+    ids=["few", "few-together", "many", "many-together"],
+)
+async def test_rows_read_back_as_written(database: Database, count: int, together: bool) -> None:
     recipient_id = await a_recipient(database)
     notifications = [notification_row(recipient_id, n) for n in range(count)]
     deliveries = [delivery_row(row["id"], n) for n, row in enumerate(notifications)]
 
     async with database.transaction() as session:
-        await insert_rows(session, Notification.__table__, notifications)
-        await insert_rows(session, Delivery.__table__, deliveries)
+        if together:  # on PostgreSQL, few: one statement whose deliveries refer to its notifications
+            await insert_tables(
+                session, [(Notification.__table__, notifications), (Delivery.__table__, deliveries)]
+            )
+        else:
+            await insert_rows(session, Notification.__table__, notifications)
+            await insert_rows(session, Delivery.__table__, deliveries)
 
     async with database.sessions() as session:
         stored = {n.id: n for n in await session.scalars(select(Notification))}
@@ -90,9 +99,12 @@ async def test_rows_read_back_as_written(database: Database, count: int) -> None
         )
 
 
-async def test_a_row_that_is_already_there_fails_the_copy_as_an_integrity_error(database: Database) -> None:
+@pytest.mark.parametrize("count", [3, COPY_FROM], ids=["few", "many"])
+async def test_a_row_that_is_already_there_fails_the_insert_as_an_integrity_error(
+    database: Database, count: int
+) -> None:
     recipient_id = await a_recipient(database)
-    rows = [notification_row(recipient_id, n) for n in range(COPY_FROM)]
+    rows = [notification_row(recipient_id, n) for n in range(count)]
     async with database.transaction() as session:
         await insert_rows(session, Notification.__table__, rows[:1])
 
@@ -102,3 +114,20 @@ async def test_a_row_that_is_already_there_fails_the_copy_as_an_integrity_error(
 
     async with database.sessions() as session:
         assert [n.id for n in await session.scalars(select(Notification))] == [rows[0]["id"]]
+
+
+@pytest.mark.parametrize("count", [3, COPY_FROM], ids=["few", "many"])
+async def test_the_foreign_keys_hold_between_tables_written_together(database: Database, count: int) -> None:
+    recipient_id = await a_recipient(database)
+    notifications = [notification_row(recipient_id, n) for n in range(count)]
+    deliveries = [delivery_row(row["id"], n) for n, row in enumerate(notifications)]
+    deliveries[-1]["notification_id"] = new_id()  # refers to no notification
+
+    with pytest.raises(IntegrityError):
+        async with database.transaction() as session:
+            await insert_tables(
+                session, [(Notification.__table__, notifications), (Delivery.__table__, deliveries)]
+            )
+
+    async with database.sessions() as session:
+        assert list(await session.scalars(select(Notification))) == []
