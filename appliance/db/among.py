@@ -20,3 +20,11 @@ def among(session: AsyncSession, column: ColumnElement[Any], values: Collection[
     if session.bind.dialect.name == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(list(values))
+
+
+def among_param(dialect: str, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """`among` for a statement built once and run many times: the values come at execution,
+    as the parameter `name` (a list)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))

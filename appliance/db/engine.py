@@ -44,11 +44,26 @@ class Database:
             _plan_with_the_parameters(self.engine)
             _ping_after_idle(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._autocommit_sessions = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits on success and rolls back on error."""
         async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncSession]:
+        """A session whose statements each commit on their own, for work that is one write
+        statement and reads: no BEGIN and COMMIT round trips around it. On SQLite, whose
+        writers take the write lock up front (below), a transaction as usual."""
+        if self.is_sqlite:
+            async with self.transaction() as session:
+                yield session
+            return
+        async with self._autocommit_sessions() as session:
             yield session
 
     async def dispose(self) -> None:

@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, exists, or_, select
+from sqlalchemy import BindParameter, Executable, FromClause, Row, Select, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config.schema import Channel
-from ..db.among import among
+from ..db.among import among, among_param
 from ..db.engine import Database
 from ..db.models import Campaign, Delivery, DeliveryStatus, Device, Notification, Recipient
 from ..preferences import ledger
@@ -70,7 +71,7 @@ class Claimed:
         return suppression.addresses(self.recipient.email, self.recipient.phone).get(self.channel)
 
 
-def claimable(now: datetime) -> Any:
+def claimable(now: datetime | BindParameter[datetime]) -> Any:
     """Queued, or held by a worker whose lease ran out (it died or lost its way)."""
     return or_(
         Delivery.status == DeliveryStatus.QUEUED,
@@ -104,50 +105,112 @@ async def claim(
     lease: timedelta,
     heeds_choices: Callable[[str], bool] = lambda category: True,
 ) -> list[Claimed]:
-    """Take the deliveries for `lease`, in one transaction; those settled already or held by
-    another worker's live lease are left out (a duplicate message, or a sweep's resend).
+    """Take the deliveries for `lease`; those settled already or held by another worker's live
+    lease are left out (a duplicate message, or a sweep's resend).
 
-    A parcel of ids costs the same half-dozen statements as a single one: that, not the provider
-    call, is what a delivery costs (docs/benchmarks.md). `heeds_choices(category)` False: the
-    recipient's per-category choices cannot change the verdict (a category they may not opt out
-    of), so they are not read.
+    On PostgreSQL the taking and the reading of each delivery's notification and recipient are
+    one statement that commits on its own: a parcel's claim is one round trip, not the four of
+    a transaction around two statements — for a parcel of one, that was most of what a delivery
+    costs (docs/benchmarks.md). What else a send depends on is read after it, only where some
+    delivery of the parcel needs it. `heeds_choices(category)` False: the recipient's
+    per-category choices cannot change the verdict (a category they may not opt out of), so
+    they are not read.
     """
-    deliveries = Delivery.__table__
-    async with database.transaction() as session:
-        taken = (
-            await session.execute(
-                # Core, not the ORM's bulk UPDATE: no session objects to synchronize, and its
-                # per-statement bookkeeping was a fifth of a single delivery's claim.
-                deliveries.update()
-                .where(among(session, deliveries.c.id, delivery_ids), claimable(now))
-                .values(
-                    status=DeliveryStatus.SENDING,
-                    lease_expires_at=now + lease,
-                    attempt_count=deliveries.c.attempt_count + 1,
-                    updated_at=now,
-                )
-                .returning(
-                    deliveries.c.id,
-                    deliveries.c.notification_id,
-                    deliveries.c.channel,
-                    deliveries.c.priority,
-                    deliveries.c.attempt_count,
-                    deliveries.c.not_before,
-                    HOLDS_FALLBACKS,
-                )
-            )
-        ).all()
+    async with database.autocommit() as session:
+        taken = await _take(session, delivery_ids, now, lease)
         if not taken:
             return []
         found = await _Surroundings.read(session, taken, heeds_choices)
-    return [found.claimed(*row) for row in taken]
+    return [found.claimed(row) for row in taken]
+
+
+async def _take(
+    session: AsyncSession, delivery_ids: Sequence[uuid.UUID], now: datetime, lease: timedelta
+) -> Sequence[Row[Any]]:
+    """The deliveries taken, each with the columns of its notification and recipient."""
+    dialect = session.bind.dialect.name
+    values = {"ids": list(delivery_ids), "now": now, "lease_until": now + lease}
+    if dialect == "postgresql":
+        return (await session.execute(_taking(dialect), values)).all()
+    # SQLite has no UPDATE inside WITH: the same in two statements of the session's transaction.
+    taken = (await session.execute(_taking(dialect), values)).scalars().all()
+    return (await session.execute(_reading_taken(), {"taken": list(taken)})).all() if taken else []
+
+
+@cache
+def _taking(dialect: str) -> Executable:
+    """The claim's UPDATE, built once per dialect: building it took more CPU than running it.
+    On PostgreSQL it returns what `_sending` reads; elsewhere, the ids taken."""
+    deliveries = Delivery.__table__
+    # Core, not the ORM's bulk UPDATE: no session objects to synchronize.
+    take = (
+        deliveries.update()
+        .where(among_param(dialect, deliveries.c.id, "ids"), claimable(bindparam("now")))
+        .values(
+            status=DeliveryStatus.SENDING,
+            lease_expires_at=bindparam("lease_until"),
+            attempt_count=deliveries.c.attempt_count + 1,
+            updated_at=bindparam("now"),
+        )
+    )
+    if dialect != "postgresql":
+        return take.returning(deliveries.c.id)
+    taken = take.returning(
+        deliveries.c.id,
+        deliveries.c.notification_id,
+        deliveries.c.channel,
+        deliveries.c.priority,
+        deliveries.c.attempt_count,
+        deliveries.c.not_before,
+        HOLDS_FALLBACKS,
+    ).cte("taken")
+    return _sending(taken, taken.c.holds_fallbacks)
+
+
+@cache
+def _reading_taken() -> Executable:
+    deliveries = Delivery.__table__
+    return _sending(deliveries, HOLDS_FALLBACKS).where(
+        deliveries.c.id.in_(bindparam("taken", expanding=True))
+    )
+
+
+def _sending(deliveries: FromClause, holds_fallbacks: Any) -> Select[Any]:
+    """A claimed delivery's columns, its notification's and its recipient's: what a send reads."""
+    nc, rc = Notification.__table__.c, Recipient.__table__.c
+    return (
+        select(
+            deliveries.c.id.label("delivery_id"),
+            deliveries.c.notification_id,
+            deliveries.c.channel,
+            deliveries.c.priority,
+            deliveries.c.attempt_count.label("tries"),
+            deliveries.c.not_before,
+            holds_fallbacks.label("holds_fallbacks"),
+            nc.recipient_id,
+            nc.category,
+            nc.template,
+            nc.data,
+            nc.variant,
+            nc.campaign_id,
+            rc.external_id,
+            rc.email,
+            rc.phone,
+            rc.locale,
+            rc.timezone,
+            rc.attributes,
+            rc.unsubscribed_all,
+        )
+        .join_from(deliveries, Notification.__table__, nc.id == deliveries.c.notification_id)
+        .join(Recipient.__table__, rc.id == nc.recipient_id)
+    )
 
 
 @dataclass(frozen=True)
 class _Surroundings:
-    """What the claimed deliveries' sends depend on, each read once for the whole parcel."""
+    """What the claimed deliveries' sends depend on besides their own rows, each read once for
+    the whole parcel, and only where a delivery of it needs it."""
 
-    notifications: dict[uuid.UUID, Row[Any]]
     recipients: dict[uuid.UUID, RecipientView]  # without device tokens: those are per channel
     tokens: dict[uuid.UUID, tuple[str, ...]]
     suppressed: dict[suppression.Key, str]
@@ -158,62 +221,27 @@ class _Surroundings:
     async def read(
         cls, session: AsyncSession, taken: Sequence[Row[Any]], heeds_choices: Callable[[str], bool]
     ) -> _Surroundings:
-        # Plain rows of the columns a send reads: ORM instances cost more to build than to fetch.
-        nc, rc = Notification.__table__.c, Recipient.__table__.c
-        rows = (
-            await session.execute(
-                select(
-                    nc.id,
-                    nc.recipient_id,
-                    nc.category,
-                    nc.template,
-                    nc.data,
-                    nc.variant,
-                    nc.campaign_id,
-                    rc.external_id,
-                    rc.email,
-                    rc.phone,
-                    rc.locale,
-                    rc.timezone,
-                    rc.attributes,
-                    rc.unsubscribed_all,
-                )
-                .join_from(Notification.__table__, Recipient.__table__, nc.recipient_id == rc.id)
-                .where(among(session, nc.id, {row.notification_id for row in taken}))
-            )
-        ).all()
-        notifications = {row.id: row for row in rows}
-        recipients = {row.recipient_id: _recipient_view(row) for row in rows}
-        pushed = {notifications[row.notification_id].recipient_id for row in taken if row.channel == "push"}
-        heeding = {n.recipient_id for n in notifications.values() if heeds_choices(n.category)}
+        recipients = {row.recipient_id: _recipient_view(row) for row in taken}
+        pushed = {row.recipient_id for row in taken if row.channel == "push"}
+        heeding = {row.recipient_id for row in taken if heeds_choices(row.category)}
         keys = [
             (row.channel, address)
             for row in taken
-            if (address := _address(recipients[notifications[row.notification_id].recipient_id], row.channel))
+            if (address := _address(recipients[row.recipient_id], row.channel))
         ]
         return cls(
-            notifications=notifications,
             recipients=recipients,
             tokens=await _device_tokens(session, pushed),
             suppressed=await suppression.reasons(session, keys),
             choices=await ledger.choices_for(session, [recipients[id_] for id_ in heeding]),
             campaign_states=await _campaign_states(
-                session, {n.campaign_id for n in notifications.values() if n.campaign_id}
+                session, {row.campaign_id for row in taken if row.campaign_id}
             ),
         )
 
-    def claimed(
-        self,
-        delivery_id: uuid.UUID,
-        notification_id: uuid.UUID,
-        channel: str,
-        priority: str,
-        tries: int,
-        not_before: datetime | None,
-        holds_fallbacks: bool,
-    ) -> Claimed:
-        notification = self.notifications[notification_id]
-        recipient = self.recipients[notification.recipient_id]
+    def claimed(self, row: Row[Any]) -> Claimed:
+        recipient = self.recipients[row.recipient_id]
+        channel = row.channel
         tokens = self.tokens.get(recipient.id, ()) if channel == "push" else ()
         address = _address(recipient, channel)
         reason = self.suppressed.get((channel, suppression.normalize(channel, address))) if address else None
@@ -222,29 +250,25 @@ class _Surroundings:
             has_phone=bool(recipient.phone),
             device_count=len(tokens),
             suppressed={Channel(channel): reason} if reason else {},
-            choices=self.choices.get(
-                recipient.id, Choices(unsubscribed_all=bool(recipient.unsubscribed_all))
-            ),
+            choices=self.choices.get(recipient.id, Choices(unsubscribed_all=recipient.unsubscribed_all)),
             timezone=recipient.timezone,
         )
         return Claimed(
             standing=standing,
-            not_before=not_before,
-            variant=notification.variant,
-            campaign_state=self.campaign_states.get(notification.campaign_id)
-            if notification.campaign_id
-            else None,
-            campaign_id=notification.campaign_id,
-            delivery_id=delivery_id,
-            notification_id=notification_id,
+            not_before=row.not_before,
+            variant=row.variant,
+            campaign_state=self.campaign_states.get(row.campaign_id) if row.campaign_id else None,
+            campaign_id=row.campaign_id,
+            delivery_id=row.delivery_id,
+            notification_id=row.notification_id,
             channel=channel,
-            priority=priority,
-            tries=tries,
-            category=notification.category,
-            template=notification.template,
-            data=notification.data,
+            priority=row.priority,
+            tries=row.tries,
+            category=row.category,
+            template=row.template,
+            data=row.data,
             recipient=replace(recipient, device_tokens=tokens) if tokens else recipient,
-            holds_fallbacks=holds_fallbacks,
+            holds_fallbacks=bool(row.holds_fallbacks),
         )
 
 

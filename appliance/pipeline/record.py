@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, select, type_coerce, update
+from sqlalchemy import ARRAY, Insert, Table, bindparam, case, delete, func, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config.schema import Channel, Priority
@@ -43,17 +43,20 @@ class Round:
 async def record(
     database: Database, rounds: Sequence[Round], *, now: datetime, queue_lease: timedelta
 ) -> list[Dispatch]:
-    """Record a parcel's rounds in one transaction: every attempt in one insert, every delivery's
-    new state in one UPDATE. Returns what to enqueue after the commit: the fallback deliveries
-    released, and the retries, each due after its delay — of the deliveries still ours only (one
-    another worker claimed meanwhile is that worker's to retry)."""
+    """Record a parcel's rounds together: every attempt and every delivery's new state in one
+    statement on PostgreSQL (an insert and an UPDATE on SQLite), then what follows for fallback
+    channels and dead addresses, all in one transaction. Returns what to enqueue after the
+    commit: the fallback deliveries released, and the retries, each due after its delay — of the
+    deliveries still ours only (one another worker claimed meanwhile is that worker's to retry).
+
+    Usually nothing follows (no held channels, no address found dead): then the one statement
+    commits on its own, without the round trips of BEGIN and COMMIT."""
     if not rounds:
         return []
-    async with database.transaction() as session:
-        await insert_rows(
-            session, Attempt.__table__, [_attempt_row(r.claimed, a) for r in rounds for a in r.attempts]
-        )
-        ours = await _settle_deliveries(session, rounds, now, queue_lease)
+    attempts = [_attempt_row(r.claimed, a) for r in rounds for a in r.attempts]
+    alone = not any(done.claimed.holds_fallbacks or _finds_dead_addresses(done.attempts) for done in rounds)
+    async with database.autocommit() if alone else database.transaction() as session:
+        ours = await _settle_deliveries(session, rounds, now, queue_lease, attempts)
         for done in rounds:
             await _forget_dead_addresses(session, done.claimed, done.attempts, now)
         still_ours = [done for done in rounds if done.claimed.delivery_id in ours]
@@ -85,14 +88,19 @@ def _attempt_row(claimed: Claimed, attempt: AttemptRecord) -> dict[str, object]:
 
 
 async def _settle_deliveries(
-    session: AsyncSession, rounds: Sequence[Round], now: datetime, queue_lease: timedelta
+    session: AsyncSession,
+    rounds: Sequence[Round],
+    now: datetime,
+    queue_lease: timedelta,
+    attempts: list[dict[str, Any]],
 ) -> set[uuid.UUID]:
-    """One UPDATE for the parcel; returns the ids that were still ours."""
+    """One UPDATE for the parcel, the attempt rows inserted along with it; returns the ids that
+    were still ours."""
     changes = {r.claimed.delivery_id: _new_values(r, now, queue_lease) for r in rounds}
     tries = {r.claimed.delivery_id: r.claimed.tries for r in rounds}
     columns = sorted({name for values in changes.values() for name in values})
     table = Delivery.__table__
-    updated = await session.execute(
+    settle = (
         table.update()
         .where(
             among(session, table.c.id, changes),
@@ -113,7 +121,20 @@ async def _settle_deliveries(
         )
         .returning(table.c.id)
     )
-    return set(updated.scalars())
+    if session.bind.dialect.name == "postgresql":
+        if attempts:
+            settle = settle.add_cte(_inserted(Attempt.__table__, attempts).cte("recorded"))
+    else:  # SQLite has no INSERT inside WITH
+        await insert_rows(session, Attempt.__table__, attempts)
+    return set((await session.execute(settle)).scalars())
+
+
+def _inserted(table: Table, rows: list[dict[str, Any]]) -> Insert:
+    """INSERT of `rows` as arrays, one per column, unnested: the same text for any number of rows."""
+    names = list(rows[0])
+    arrays = [bindparam(None, [row[name] for row in rows], type_=ARRAY(table.c[name].type)) for name in names]
+    unnested = func.unnest(*arrays).table_valued(*names).render_derived(name="recorded_rows")
+    return table.insert().from_select(names, select(*unnested.c))
 
 
 def _new_values(done: Round, now: datetime, queue_lease: timedelta) -> dict[str, Any]:
@@ -169,6 +190,8 @@ async def _stand_down(session: AsyncSession, rounds: Sequence[Round], now: datet
 async def _follow_fallback(
     session: AsyncSession, claimed: Claimed, settlement: Settlement, now: datetime, queue_lease: timedelta
 ) -> list[Dispatch]:
+    if not claimed.holds_fallbacks:
+        return []  # no channel of its notification waits on this one
     if settlement.status is not DeliveryStatus.THROTTLED and settlement.status not in NOT_OUT:
         return []  # sent (see _stand_down) or waiting for a retry: nothing follows yet
     held = (Delivery.notification_id == claimed.notification_id) & (Delivery.status == DeliveryStatus.HELD)
@@ -201,6 +224,13 @@ async def _follow_fallback(
         )
     )
     return [Dispatch(delivery_id, Channel(channel), Priority(priority))]
+
+
+def _finds_dead_addresses(attempts: Sequence[AttemptRecord]) -> bool:
+    return any(
+        attempt.outcome.invalid_tokens or attempt.outcome.kind is OutcomeKind.INVALID_RECIPIENT
+        for attempt in attempts
+    )
 
 
 async def _forget_dead_addresses(

@@ -10,15 +10,16 @@ import uuid
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
 from ..config.schema import Channel, PolicyConfig, Priority
-from ..db.among import among
+from ..db.among import among, among_param
 from ..db.bulk import insert_tables
 from ..db.engine import Database
 from ..db.ids import new_id
@@ -272,11 +273,18 @@ async def _idempotency_records(session: AsyncSession, items: list[Accepted]) -> 
     keys = {item.idempotency_key for item in items if item.idempotency_key}
     if not keys:
         return {}
-    table = IdempotencyRecord.__table__.c
-    rows = await session.execute(
-        select(table.key, table.request_hash, table.notification_id).where(among(session, table.key, keys))
-    )
+    rows = await session.execute(_key_uses(session.bind.dialect.name), {"keys": list(keys)})
     return {key: KeyUse(request_hash, notification_id) for key, request_hash, notification_id in rows}
+
+
+@cache
+def _key_uses(dialect: str) -> Select[Any]:
+    """Built once per dialect, like the other statements a send runs: building one took longer
+    than running it."""
+    table = IdempotencyRecord.__table__.c
+    return select(table.key, table.request_hash, table.notification_id).where(
+        among_param(dialect, table.key, "keys")
+    )
 
 
 async def _resolve_recipients(session: AsyncSession, items: list[Accepted]) -> dict[str, Addressee]:
@@ -300,18 +308,21 @@ async def _resolve_recipients(session: AsyncSession, items: list[Accepted]) -> d
 
 
 async def _addressees(session: AsyncSession, external_ids: Collection[str]) -> dict[str, Addressee]:
-    columns = Recipient.__table__.c
-    rows = await session.execute(
-        select(
-            columns.id,
-            columns.external_id,
-            columns.email,
-            columns.phone,
-            columns.timezone,
-            columns.unsubscribed_all,
-        ).where(among(session, columns.external_id, external_ids))
-    )
+    rows = await session.execute(_addressees_of(session.bind.dialect.name), {"ids": list(external_ids)})
     return {row.external_id: row for row in rows}
+
+
+@cache
+def _addressees_of(dialect: str) -> Select[Any]:
+    columns = Recipient.__table__.c
+    return select(
+        columns.id,
+        columns.external_id,
+        columns.email,
+        columns.phone,
+        columns.timezone,
+        columns.unsubscribed_all,
+    ).where(among_param(dialect, columns.external_id, "ids"))
 
 
 async def _change_profiles(
