@@ -10,9 +10,22 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ARRAY, Insert, Table, bindparam, case, delete, func, select, type_coerce, update
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Integer,
+    Update,
+    bindparam,
+    case,
+    delete,
+    func,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config.schema import Channel, Priority
@@ -98,8 +111,17 @@ async def _settle_deliveries(
     were still ours."""
     changes = {r.claimed.delivery_id: _new_values(r, now, queue_lease) for r in rounds}
     tries = {r.claimed.delivery_id: r.claimed.tries for r in rounds}
-    columns = sorted({name for values in changes.values() for name in values})
+    if session.bind.dialect.name == "postgresql":
+        given: dict[str, list[Any]] = {"given_id": list(changes), "given_tries": list(tries.values())}
+        for name in SETTLED:
+            given[f"given_{name}"] = [values.get(name) for values in changes.values()]
+            given[f"given_set_{name}"] = [name in values for values in changes.values()]
+        for name in ATTEMPT_COLUMNS:
+            given[f"tried_{name}"] = [row[name] for row in attempts]
+        return set((await session.execute(_settling(), given)).scalars())
+    await insert_rows(session, Attempt.__table__, attempts)  # SQLite has no INSERT inside WITH
     table = Delivery.__table__
+    columns = sorted({name for values in changes.values() for name in values})
     settle = (
         table.update()
         .where(
@@ -121,20 +143,73 @@ async def _settle_deliveries(
         )
         .returning(table.c.id)
     )
-    if session.bind.dialect.name == "postgresql":
-        if attempts:
-            settle = settle.add_cte(_inserted(Attempt.__table__, attempts).cte("recorded"))
-    else:  # SQLite has no INSERT inside WITH
-        await insert_rows(session, Attempt.__table__, attempts)
     return set((await session.execute(settle)).scalars())
 
 
-def _inserted(table: Table, rows: list[dict[str, Any]]) -> Insert:
-    """INSERT of `rows` as arrays, one per column, unnested: the same text for any number of rows."""
-    names = list(rows[0])
-    arrays = [bindparam(None, [row[name] for row in rows], type_=ARRAY(table.c[name].type)) for name in names]
-    unnested = func.unnest(*arrays).table_valued(*names).render_derived(name="recorded_rows")
-    return table.insert().from_select(names, select(*unnested.c))
+#: What `_new_values` may set, and what an attempt row gives (`_attempt_row`).
+SETTLED = (
+    "status",
+    "last_error",
+    "updated_at",
+    "sent_at",
+    "provider",
+    "provider_message_id",
+    "lease_expires_at",
+    "not_before",
+    "attempt_count",
+)
+ATTEMPT_COLUMNS = (
+    "delivery_id",
+    "provider",
+    "outcome",
+    "started_at",
+    "latency_ms",
+    "provider_message_id",
+    "error",
+)
+
+
+@cache
+def _settling() -> Update:
+    """PostgreSQL: the parcel's attempts and new states as arrays, one per column, unnested: one
+    statement, built once, for any parcel (a CASE per column and delivery was new to build and
+    to look up in the cache every time). A column a round does not set keeps its value."""
+    deliveries, attempts = Delivery.__table__, Attempt.__table__
+    given = _unnested(
+        ["id", "tries", *SETTLED, *(f"set_{name}" for name in SETTLED)],
+        [
+            deliveries.c.id.type,
+            Integer(),
+            *(deliveries.c[name].type for name in SETTLED),
+            *[Boolean()] * len(SETTLED),
+        ],
+        "given",
+    )
+    tried = _unnested(list(ATTEMPT_COLUMNS), [attempts.c[name].type for name in ATTEMPT_COLUMNS], "tried")
+    return (
+        deliveries.update()
+        .where(
+            deliveries.c.id == given.c.id,
+            deliveries.c.status == DeliveryStatus.SENDING,
+            deliveries.c.attempt_count == given.c.tries,  # still ours, as in the statement above
+        )
+        .values(
+            {
+                name: case((given.c[f"set_{name}"], given.c[name]), else_=deliveries.c[name])
+                for name in SETTLED
+            }
+        )
+        .returning(deliveries.c.id)
+        .add_cte(attempts.insert().from_select(ATTEMPT_COLUMNS, select(*tried.c)).cte("recorded"))
+    )
+
+
+def _unnested(names: list[str], types: list[Any], alias: str) -> Any:
+    """`unnest(:alias_name1, ..) AS alias(name1, ..)`: rows given as one array per column."""
+    arrays = [
+        bindparam(f"{alias}_{name}", type_=ARRAY(type_)) for name, type_ in zip(names, types, strict=True)
+    ]
+    return func.unnest(*arrays).table_valued(*names).render_derived(name=alias)
 
 
 def _new_values(done: Round, now: datetime, queue_lease: timedelta) -> dict[str, Any]:

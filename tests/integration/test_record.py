@@ -1,0 +1,160 @@
+"""Claiming and recording a parcel (pipeline/claims.py, record.py), on SQLite and PostgreSQL:
+each delivery ends as its own round says, whatever the others in the parcel did, and a worker
+whose lease ran out records its attempt without overwriting the next worker's claim."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from appliance.db.bulk import insert_tables
+from appliance.db.engine import Database
+from appliance.db.ids import new_id
+from appliance.db.models import Attempt, Delivery, DeliveryStatus, Notification, Recipient
+from appliance.pipeline.claims import claim
+from appliance.pipeline.record import Round, record
+from appliance.pipeline.route import AttemptRecord
+from appliance.pipeline.settle import Settlement
+from appliance.providers.base import Outcome, OutcomeKind
+
+NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=5)
+
+
+async def queued_deliveries(database: Database, count: int) -> list[uuid.UUID]:
+    """`count` single-channel notifications to one recipient, each with a queued delivery."""
+    recipient = Recipient(
+        id=uuid.uuid4(), external_id=f"r-{uuid.uuid4().hex[:8]}", email="r@example.com", attributes={}
+    )
+    notifications = [
+        {
+            "id": new_id(),
+            "recipient_id": recipient.id,
+            "category": "orders",
+            "template": "receipt",
+            "priority": "normal",
+            "data": {"n": n},
+            "source": "api:test",
+            "created_at": NOW,
+        }
+        for n in range(count)
+    ]
+    deliveries = [
+        {
+            "id": new_id(),
+            "notification_id": row["id"],
+            "channel": "email",
+            "priority": "normal",
+            "status": DeliveryStatus.QUEUED,
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+        for row in notifications
+    ]
+    async with database.transaction() as session:
+        session.add(recipient)
+        await session.flush()
+        await insert_tables(
+            session, [(Notification.__table__, notifications), (Delivery.__table__, deliveries)]
+        )
+    return [row["id"] for row in deliveries]
+
+
+def tried(outcome: Outcome) -> AttemptRecord:
+    return AttemptRecord(provider="smtp", outcome=outcome, started_at=NOW, latency_ms=12.5)
+
+
+async def read(database: Database, ids: list[uuid.UUID]) -> list[Delivery]:
+    async with database.sessions() as session:
+        found = {d.id: d for d in await session.scalars(select(Delivery).where(Delivery.id.in_(ids)))}
+    return [found[id_] for id_ in ids]
+
+
+async def test_each_delivery_of_a_parcel_ends_as_its_round_says(database: Database) -> None:
+    ids = await queued_deliveries(database, 3)
+    sent, retried, throttled = await claim(database, ids, now=NOW, lease=LEASE)
+    later = NOW + timedelta(seconds=3)
+
+    follow_ups = await record(
+        database,
+        [
+            Round(
+                sent,
+                Settlement(DeliveryStatus.SENT, provider_message_id="pm-1"),
+                [tried(Outcome.sent("pm-1"))],
+            ),
+            Round(
+                retried,
+                Settlement(DeliveryStatus.QUEUED, error="503", retry_in=timedelta(seconds=30)),
+                [tried(Outcome(OutcomeKind.RETRYABLE, error="503"))],
+            ),
+            Round(
+                throttled,
+                Settlement(
+                    DeliveryStatus.QUEUED,
+                    error="rate limited",
+                    retry_in=timedelta(seconds=2),
+                    spent_a_try=False,
+                ),
+            ),
+        ],
+        now=later,
+        queue_lease=LEASE,
+    )
+
+    one, two, three = await read(database, ids)
+    assert (one.status, one.provider, one.provider_message_id, one.sent_at, one.lease_expires_at) == (
+        "sent",
+        "smtp",
+        "pm-1",
+        later,
+        None,
+    )
+    assert (one.attempt_count, one.last_error, one.updated_at) == (1, None, later)
+    assert (two.status, two.last_error, two.attempt_count, two.sent_at, two.provider) == (
+        "queued",
+        "503",
+        1,
+        None,
+        None,
+    )
+    assert two.lease_expires_at == later + timedelta(seconds=30) + LEASE
+    assert (three.status, three.attempt_count) == ("queued", 0)  # a wait is not a try
+    assert [(f.delivery_id, f.not_before) for f in follow_ups] == [
+        (retried.delivery_id, later + timedelta(seconds=30)),
+        (throttled.delivery_id, later + timedelta(seconds=2)),
+    ]
+    async with database.sessions() as session:
+        attempts = list(await session.scalars(select(Attempt).order_by(Attempt.id)))
+    assert [(a.delivery_id, a.outcome, a.provider_message_id, a.latency_ms) for a in attempts] == [
+        (sent.delivery_id, "sent", "pm-1", 12.5),
+        (retried.delivery_id, "retryable", None, 12.5),
+    ]
+
+
+async def test_a_worker_whose_lease_ran_out_does_not_overwrite_the_next_claim(database: Database) -> None:
+    [delivery_id] = await queued_deliveries(database, 1)
+    [stale] = await claim(database, [delivery_id], now=NOW, lease=LEASE)
+    [current] = await claim(database, [delivery_id], now=NOW + LEASE + timedelta(seconds=1), lease=LEASE)
+    assert current.tries == stale.tries + 1
+
+    follow_ups = await record(
+        database,
+        [
+            Round(
+                stale,
+                Settlement(DeliveryStatus.QUEUED, error="timeout", retry_in=timedelta(seconds=5)),
+                [tried(Outcome(OutcomeKind.RETRYABLE, error="timeout"))],
+            )
+        ],
+        now=NOW + LEASE + timedelta(seconds=2),
+        queue_lease=LEASE,
+    )
+
+    [delivery] = await read(database, [delivery_id])
+    assert (delivery.status, delivery.attempt_count, delivery.last_error) == ("sending", 2, None)
+    assert follow_ups == []  # the retry is the current worker's to decide
+    async with database.sessions() as session:
+        assert [a.outcome for a in await session.scalars(select(Attempt))] == ["retryable"]
