@@ -406,14 +406,14 @@ def _rows(plan: Plan, f: dict[str, dict[str, float]]) -> list[Row]:
             )
     if "G4" in f:
         g4 = f["G4"]
-        drop = 1 - g4["bulk with probes/s"] / g4["bulk alone/s"] if g4["bulk alone/s"] else float("nan")
+        drop = g4["bulk drop"]
         rows.append(
             Row(
                 "G4",
                 "high-priority probes (20/s, own worker) while bulk drains",
                 f"busy p50 {g4['busy p50 ms']:.0f} ms, p99 {g4['busy p99 ms']:.0f} ms; idle p99 "
-                f"{g4['idle p99 ms']:.0f} ms; bulk {g4['bulk alone/s']:,.0f}/s alone, "
-                f"{g4['bulk with probes/s']:,.0f}/s with probes ({drop:.0%} drop); "
+                f"{g4['idle p99 ms']:.0f} ms; bulk {g4['bulk alone/s']:,.0f}/s alone (before and after), "
+                f"{g4['bulk with probes/s']:,.0f}/s with probes ({drop:.0%} drop, median of the runs' own); "
                 f"{g4['late probes']:.0f} probes not there 2 s after",
                 "—",
                 None,

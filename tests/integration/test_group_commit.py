@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from appliance.catalog import load_catalog
 from appliance.config.schema import Channel, Priority
 from appliance.db.engine import Database
 from appliance.db.migrate import upgrade
+from appliance.db.models import Notification, Recipient
 from appliance.errors import RequestRejected
 from appliance.pipeline.group_commit import GroupCommit
-from appliance.pipeline.intake import accept
+from appliance.pipeline.intake import Accepted, accept
 from appliance.pipeline.requests import NotificationIn, RecipientIn
-from appliance.pipeline.store import Stored
+from appliance.pipeline.store import Occasion, Stored, store
 from appliance.queueing.runtime import WorkerRuntime
 from appliance.settings import Settings
 from tests.conftest import ROOT, free_port
@@ -63,3 +66,42 @@ async def test_sends_arriving_together_are_answered_each_on_its_own_from_one_com
     assert again.replayed and again.notification_id == first.notification_id
     # The 31 deliveries went in one parcel: the calls were gathered into one commit.
     assert runtime.dispatcher.waiting(Channel.WEBHOOK, Priority.HIGH) == 1
+
+
+async def test_two_api_processes_storing_one_key_at_once_store_it_once(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes (two pools) race with the same keys: each key is stored once, and the
+    loser of each race answers with the winner's notification (its insert fails on the key and
+    its second pass finds it)."""
+    monkeypatch.setenv("SMTP_PORT", str(free_port()))
+    monkeypatch.setenv("HOOK_URL", f"http://127.0.0.1:{free_port()}/hook")
+    catalog = load_catalog(CONFIG)
+    upgrade(pg_url)
+    first, second = Database(pg_url), Database(pg_url)
+    async with first.transaction() as session:
+        session.add(Recipient(external_id="racer", attributes={}))
+    now = datetime.now(UTC)
+    occasion = Occasion(
+        source="api:test", now=now, queue_lease=timedelta(minutes=5), policy=catalog.config.policy
+    )
+
+    def keyed(n: int) -> Accepted:
+        request = NotificationIn(
+            to=RecipientIn(id="racer"), category="alerts", template="alert", data={"n": n}
+        )
+        return accept(request, catalog, caller="test", idempotency_key=f"race-{n}")
+
+    try:
+        for n in range(20):
+            a, b = await asyncio.gather(
+                store(first, [keyed(n)], occasion), store(second, [keyed(n)], occasion)
+            )
+            assert isinstance(a[0], Stored) and isinstance(b[0], Stored)
+            assert a[0].notification_id == b[0].notification_id
+            assert sorted([a[0].replayed, b[0].replayed]) == [False, True]
+        async with first.sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(Notification)) == 20
+    finally:
+        await first.dispose()
+        await second.dispose()
