@@ -114,8 +114,16 @@ class Notification(Base):
             postgresql_where=text("counted_at IS NOT NULL"),
             sqlite_where=text("counted_at IS NOT NULL"),
         ),
-        # A campaign reaches each recipient once, however often its fan-out is resumed.
-        UniqueConstraint("campaign_id", "recipient_id", name="uq_notifications_campaign_recipient"),
+        # A campaign reaches each recipient once, however often its fan-out is resumed. Partial:
+        # a send of no campaign (every API send) writes no entry here.
+        Index(
+            "uq_notifications_campaign_recipient",
+            "campaign_id",
+            "recipient_id",
+            unique=True,
+            postgresql_where=text("campaign_id IS NOT NULL"),
+            sqlite_where=text("campaign_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

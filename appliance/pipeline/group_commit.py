@@ -22,8 +22,10 @@ from .dispatch import Dispatcher
 from .intake import Accepted
 from .store import Dispatch, Occasion, Stored, StoreResult, store
 
-#: Transactions in flight at once: one runs while the next gathers what arrives meanwhile.
-LANES = 2
+#: Transactions in flight at once; what arrives while all run waits and goes together in the next.
+#: Four, not two: while one transaction waits on the database another is built, and batch
+#: requests that arrive apart need not queue behind each other (G2 12.7k -> 13.6k/s, measured).
+LANES = 4
 #: Items per transaction at most: a batch request's worth.
 MOST = 1000
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from appliance.db.bulk import COPY_FROM, insert_rows, insert_tables
 from appliance.db.engine import Database
 from appliance.db.ids import new_id
-from appliance.db.models import Delivery, DeliveryStatus, Notification, Recipient
+from appliance.db.models import Campaign, Delivery, DeliveryStatus, Notification, Recipient
 
 NOW = datetime(2026, 12, 6, 9, 30, 15, 123456, tzinfo=UTC)
 
@@ -131,3 +131,25 @@ async def test_the_foreign_keys_hold_between_tables_written_together(database: D
 
     async with database.sessions() as session:
         assert list(await session.scalars(select(Notification))) == []
+
+
+async def test_a_campaign_reaches_a_recipient_once_and_api_sends_as_often_as_asked(
+    database: Database,
+) -> None:
+    recipient_id = await a_recipient(database)
+    async with database.transaction() as session:
+        campaign = Campaign(name="launch", category="orders", template="receipt")
+        session.add(campaign)
+    api_sends = [notification_row(recipient_id, n) for n in range(2)]  # no campaign: never unique
+    async with database.transaction() as session:
+        await insert_rows(session, Notification.__table__, api_sends)
+        await insert_rows(
+            session,
+            Notification.__table__,
+            [{**notification_row(recipient_id, 2), "campaign_id": campaign.id}],
+        )
+
+    with pytest.raises(IntegrityError):
+        async with database.transaction() as session:
+            again = {**notification_row(recipient_id, 3), "campaign_id": campaign.id}
+            await insert_rows(session, Notification.__table__, [again])
