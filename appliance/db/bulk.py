@@ -22,13 +22,14 @@ client CPU per `notifications` row, measured). (psycopg's binary int4 dumper wra
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 import msgspec
 import psycopg
-from psycopg.types.json import Jsonb, set_json_dumps
+from psycopg.types.json import Json, Jsonb, set_json_dumps
 from sqlalchemy import Table, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,11 +64,14 @@ async def insert_tables(session: AsyncSession, tables: Sequence[tuple[Table, Row
             if all(len(rows) < COPY_FROM for _, rows in tables):
                 await _insert_arrays(cursor, layouts, [rows for _, rows in tables])
                 return
-            for layout, (_, rows) in zip(layouts, tables, strict=True):
-                if len(rows) < COPY_FROM:
-                    await _insert_arrays(cursor, [layout], [rows])
-                else:
-                    await _copy(cursor, layout, rows)
+            # A statement per table: on a connection that commits each statement on its own
+            # (Database.autocommit), they must still all be written or none.
+            async with raw.transaction() if raw.autocommit else nullcontext():
+                for layout, (_, rows) in zip(layouts, tables, strict=True):
+                    if len(rows) < COPY_FROM:
+                        await _insert_arrays(cursor, [layout], [rows])
+                    else:
+                        await _copy(cursor, layout, rows)
     except psycopg.IntegrityError as exc:
         # As SQLAlchemy raises it for an INSERT: callers handle a row that came first one way.
         raise IntegrityError(str(exc), None, exc) from exc
@@ -97,16 +101,20 @@ class _Layout:
     copy: str  # COPY .. FROM STDIN in binary
     oids: list[int]  # PostgreSQL type oids, in the statement's column order
     insert: str  # INSERT .. SELECT FROM unnest(one array parameter per column)
-    json: frozenset[int]  # positions of the json and jsonb columns
+    json: dict[int, Callable[[Any], object]]  # the json and jsonb columns by position: their wrapper
     values: Callable[[dict[str, Any]], tuple[Any, ...]]
 
     def columns(self, rows: Rows) -> list[list[Any]]:
         """The rows as one list per column; JSON values wrapped, or psycopg takes a list value
         for an array and a dict for nothing it knows."""
         columns = [list(column) for column in zip(*map(self.values, rows), strict=True)]
-        for position in self.json:
-            columns[position] = [None if value is None else Jsonb(value) for value in columns[position]]
+        for position, wrap in self.json.items():
+            columns[position] = [None if value is None else wrap(value) for value in columns[position]]
         return columns
+
+
+#: json keeps the text as written (key order, duplicates); jsonb stores it parsed.
+_JSON: dict[str, Callable[[Any], object]] = {"json": Json, "jsonb": Jsonb}
 
 
 @dataclass(frozen=True)
@@ -136,7 +144,7 @@ async def _layout(session: AsyncSession, table: Table, given: tuple[str, ...]) -
             copy=f'COPY "{table.name}" ({quoted}) FROM STDIN (FORMAT BINARY)',
             oids=[types[name].oid for name in names],
             insert=f'INSERT INTO "{table.name}" ({quoted}) SELECT * FROM unnest({arrays})',
-            json=frozenset(n for n, name in enumerate(names) if types[name].name in ("json", "jsonb")),
+            json={n: _JSON[types[name].name] for n, name in enumerate(names) if types[name].name in _JSON},
             values=_values(given, [_default(column) for column in defaulted]),
         )
         _layouts[(*where, given)] = layout

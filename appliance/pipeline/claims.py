@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -20,6 +21,8 @@ from ..preferences import ledger
 from ..preferences.choices import Choices
 from ..preferences.verdict import Standing
 from . import suppression
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class RecipientView:
 
 @dataclass(frozen=True)
 class Claimed:
-    """Everything a worker needs to send one delivery, read in the claiming transaction."""
+    """Everything a worker needs to send one delivery, read when it was claimed."""
 
     delivery_id: uuid.UUID
     notification_id: uuid.UUID
@@ -120,8 +123,34 @@ async def claim(
         taken = await _take(session, delivery_ids, now, lease)
         if not taken:
             return []
-        found = await _Surroundings.read(session, taken, heeds_choices)
+        try:
+            found = await _Surroundings.read(session, taken, heeds_choices)
+        except Exception:
+            await _let_go(database, [row.delivery_id for row in taken], now + lease)
+            raise
     return [found.claimed(row) for row in taken]
+
+
+async def _let_go(database: Database, delivery_ids: list[uuid.UUID], leased_until: datetime) -> None:
+    """Undo a take whose reads failed, as the rollback of one transaction did: queued again,
+    the try not counted, at once claimable by the message's retry (not after a whole lease).
+    SQLite's take is still in its transaction, which rolls back by itself."""
+    if database.is_sqlite:
+        return
+    deliveries = Delivery.__table__
+    try:
+        async with database.autocommit() as session:
+            await session.execute(
+                deliveries.update()
+                .where(
+                    among(session, deliveries.c.id, delivery_ids),
+                    deliveries.c.status == DeliveryStatus.SENDING,
+                    deliveries.c.lease_expires_at == leased_until,  # still this take's
+                )
+                .values(status=DeliveryStatus.QUEUED, attempt_count=deliveries.c.attempt_count - 1)
+            )
+    except Exception:  # the database is gone too: the lease lapses and the sweeper resends them
+        log.warning("could not give back %d deliveries whose claim failed", len(delivery_ids), exc_info=True)
 
 
 async def _take(

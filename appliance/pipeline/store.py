@@ -1,4 +1,4 @@
-"""Store: recipients resolved, deliveries planned, everything written in ONE transaction.
+"""Store: recipients resolved, deliveries planned, everything written at once: all or nothing.
 
 Nothing is enqueued here: the dispatcher runs after the commit, so the broker never holds an
 id the database does not. A lost enqueue is repaired by the sweeper when the lease expires.
@@ -85,10 +85,11 @@ class Occasion:
 
 async def store(database: Database, items: list[Accepted], occasion: Occasion) -> list[StoreResult]:
     """Write every item that can be written; answer each one on its own, in order."""
-    # Without a recipient to create or change, what is written is one statement, and it commits
-    # on its own, without the round trips of BEGIN and COMMIT. The reads before it are no less
-    # safe outside a transaction: at READ COMMITTED they lock nothing either, and what matters
-    # (a key used meanwhile, a recipient deleted) the write's own constraints check again.
+    # Without a recipient to create or change, only the rows of db/bulk.py are written: one
+    # statement that commits on its own, without the round trips of BEGIN and COMMIT, while each
+    # table has fewer than COPY_FROM rows, else statements it wraps in a transaction. The reads
+    # before are no less safe outside a transaction: at READ COMMITTED they lock nothing either,
+    # and what matters (a key used meanwhile, a recipient deleted) the write's constraints check.
     alone = not any(item.recipient.profile_fields() for item in items)
     for attempt in range(3):
         try:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from appliance.db.bulk import insert_tables
 from appliance.db.engine import Database
@@ -158,3 +160,17 @@ async def test_a_worker_whose_lease_ran_out_does_not_overwrite_the_next_claim(da
     assert follow_ups == []  # the retry is the current worker's to decide
     async with database.sessions() as session:
         assert [a.outcome for a in await session.scalars(select(Attempt))] == ["retryable"]
+
+
+async def test_a_claim_whose_reads_fail_gives_its_deliveries_back(database: Database) -> None:
+    """The take commits before the reads on PostgreSQL: when a read fails, the deliveries are
+    queued again with the try not counted, as a rolled-back transaction would leave them."""
+    ids = await queued_deliveries(database, 2)
+    async with database.transaction() as session:  # the suppression read (email) now fails
+        await session.execute(text("DROP TABLE suppressions" + ("" if database.is_sqlite else " CASCADE")))
+
+    with pytest.raises(DBAPIError):
+        await claim(database, ids, now=NOW, lease=LEASE)
+
+    for delivery in await read(database, ids):
+        assert (delivery.status, delivery.attempt_count) == ("queued", 0)
