@@ -82,10 +82,11 @@ def claimable(now: datetime | BindParameter[datetime]) -> Any:
     )
 
 
+@cache
 def _holds_fallbacks() -> Any:
     """Whether a delivery's notification has channels held back for it (strategy `fallback`):
     only then does its outcome change other rows (record.py). Read with the claim, as data, so
-    a config reloaded since planning cannot strand a held channel."""
+    a config reloaded since planning cannot strand a held channel. Built once, like the claim."""
     deliveries = Delivery.__table__
     sibling = deliveries.alias("sibling")
     return (
@@ -94,10 +95,6 @@ def _holds_fallbacks() -> Any:
         .where(sibling.c.status == DeliveryStatus.HELD)
         .label("holds_fallbacks")
     )
-
-
-#: Built once: an alias costs more to set up than the claim's own statement.
-HOLDS_FALLBACKS = _holds_fallbacks()
 
 
 async def claim(
@@ -191,7 +188,7 @@ def _taking(dialect: str) -> Executable:
         deliveries.c.priority,
         deliveries.c.attempt_count,
         deliveries.c.not_before,
-        HOLDS_FALLBACKS,
+        _holds_fallbacks(),
     ).cte("taken")
     return _sending(taken, taken.c.holds_fallbacks)
 
@@ -199,7 +196,7 @@ def _taking(dialect: str) -> Executable:
 @cache
 def _reading_taken() -> Executable:
     deliveries = Delivery.__table__
-    return _sending(deliveries, HOLDS_FALLBACKS).where(
+    return _sending(deliveries, _holds_fallbacks()).where(
         deliveries.c.id.in_(bindparam("taken", expanding=True))
     )
 

@@ -89,15 +89,17 @@ def _again(claimed: Claimed, due: datetime) -> Dispatch:
 
 
 def _attempt_row(claimed: Claimed, attempt: AttemptRecord) -> dict[str, object]:
-    return {
-        "delivery_id": claimed.delivery_id,
-        "provider": attempt.provider,
-        "outcome": attempt.outcome.kind.value,
-        "started_at": attempt.started_at,
-        "latency_ms": attempt.latency_ms,
-        "provider_message_id": attempt.outcome.provider_message_id,
-        "error": attempt.outcome.error,
-    }
+    outcome = attempt.outcome
+    values = (
+        claimed.delivery_id,
+        attempt.provider,
+        outcome.kind.value,
+        attempt.started_at,
+        attempt.latency_ms,
+        outcome.provider_message_id,
+        outcome.error,
+    )
+    return dict(zip(ATTEMPT_COLUMNS, values, strict=True))
 
 
 async def _settle_deliveries(
@@ -112,6 +114,8 @@ async def _settle_deliveries(
     changes = {r.claimed.delivery_id: _new_values(r, now, queue_lease) for r in rounds}
     tries = {r.claimed.delivery_id: r.claimed.tries for r in rounds}
     if session.bind.dialect.name == "postgresql":
+        if unknown := {name for values in changes.values() for name in values} - set(SETTLED):
+            raise AssertionError(f"{sorted(unknown)}: list them in SETTLED, or PostgreSQL never sets them")
         given: dict[str, list[Any]] = {"given_id": list(changes), "given_tries": list(tries.values())}
         for name in SETTLED:
             given[f"given_{name}"] = [values.get(name) for values in changes.values()]
@@ -146,7 +150,7 @@ async def _settle_deliveries(
     return set((await session.execute(settle)).scalars())
 
 
-#: What `_new_values` may set, and what an attempt row gives (`_attempt_row`).
+#: What `_new_values` may set, and the columns of an attempt row (`_attempt_row`), in its order.
 SETTLED = (
     "status",
     "last_error",

@@ -90,11 +90,12 @@ async def store(database: Database, items: list[Accepted], occasion: Occasion) -
     # table has fewer than COPY_FROM rows, else statements it wraps in a transaction. The reads
     # before are no less safe outside a transaction: at READ COMMITTED they lock nothing either,
     # and what matters (a key used meanwhile, a recipient deleted) the write's constraints check.
-    alone = not any(item.recipient.profile_fields() for item in items)
+    changes = _profile_changes(items)
     for attempt in range(3):
         try:
-            async with database.autocommit() if alone else database.transaction() as session:
-                return await store_in(session, items, occasion)
+            async with database.transaction() if changes else database.autocommit() as session:
+                recipients = await _resolve_recipients(session, items, changes)
+                return await store_in(session, items, occasion, recipients)
         except IntegrityError:
             # A concurrent request created the same recipient or used the same key first;
             # a second pass sees its row and answers from it.
@@ -107,16 +108,12 @@ async def store_in(
     session: AsyncSession,
     items: list[Accepted],
     occasion: Occasion,
-    recipients: Mapping[str, Addressee] | None = None,
+    recipients: Mapping[str, Addressee],
 ) -> list[StoreResult]:
-    """`store` inside the caller's transaction (a campaign batch moves its cursor in the same one).
-
-    `recipients` by external id, when the caller has read them already (a campaign's members,
-    who are never created or changed by the send); otherwise they are resolved from the items.
-    """
+    """`store` inside the caller's transaction (a campaign batch moves its cursor in the same one),
+    for the items' `recipients` by external id, read already: a campaign's members, or what
+    `_resolve_recipients` found or made."""
     replays = await _idempotency_records(session, items)
-    if recipients is None:
-        recipients = await _resolve_recipients(session, items)
     # Only what these items' channels can use: each lookup is a round trip on every request.
     channels = {channel.value for item in items for channel in item.channels}
     devices = (
@@ -293,17 +290,25 @@ def _key_uses(dialect: str) -> Select[Any]:
     )
 
 
-async def _resolve_recipients(session: AsyncSession, items: list[Accepted]) -> dict[str, Addressee]:
-    """Existing recipients, updated with inline fields; new ones created when fields were given.
-
-    Only recipients whose profile changes are loaded as ORM objects: a plain row of the columns
-    planning reads costs a fraction of one (no instance state, no JSON attributes decoded).
-    """
+def _profile_changes(items: list[Accepted]) -> dict[str, list[dict[str, object]]]:
+    """The inline profile fields the items give, by recipient, in the items' order."""
     changes: dict[str, list[dict[str, object]]] = {}
     for item in items:
         fields = item.recipient.profile_fields()
         if fields:
             changes.setdefault(item.recipient.id, []).append(fields)
+    return changes
+
+
+async def _resolve_recipients(
+    session: AsyncSession, items: list[Accepted], changes: dict[str, list[dict[str, object]]]
+) -> dict[str, Addressee]:
+    """Existing recipients, updated with inline fields (`changes`); new ones created when fields
+    were given.
+
+    Only recipients whose profile changes are loaded as ORM objects: a plain row of the columns
+    planning reads costs a fraction of one (no instance state, no JSON attributes decoded).
+    """
     unchanged = {item.recipient.id for item in items} - changes.keys()
     found: dict[str, Addressee] = {}
     if unchanged:

@@ -52,9 +52,9 @@ def serve_workers(settings: Settings, catalog: Catalog, start: StartWorkers) -> 
 
 def delivery_workers(settings: Settings, queues: set[str] | None, threads: int | None) -> StartWorkers:
     """Start workers on `queues` (all when None) for each catalog they are given."""
+    _fast_event_loops()
 
     def start(catalog: Catalog) -> dramatiq.Worker:
-        _fast_event_loops()
         worker = WorkerRuntime(settings, catalog).worker(queues=queues, threads=threads)
         # Before the threads take messages: a batch in flight would be frozen with the rest.
         heap.freeze_what_is_built()
