@@ -124,6 +124,14 @@ class Notification(Base):
             postgresql_where=text("campaign_id IS NOT NULL"),
             sqlite_where=text("campaign_id IS NOT NULL"),
         ),
+        # An Idempotency-Key names one notification: the first answer, replayed for every repeat.
+        Index(
+            "uq_notifications_idempotency_key",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -139,6 +147,10 @@ class Notification(Base):
     counted_at: Mapped[datetime | None]  # when it took a slot of its category's frequency cap
     campaign_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     variant: Mapped[str | None] = mapped_column(String(64))  # the A/B variant rendered, if any
+    # Scoped to the API key that sent it; with the hash of the request it came with, so that a
+    # repeat carrying another request is refused rather than replayed.
+    idempotency_key: Mapped[str | None] = mapped_column(String(400))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
 
     recipient: Mapped[Recipient] = relationship(lazy="joined")
     deliveries: Mapped[list[Delivery]] = relationship(
@@ -223,19 +235,6 @@ class DeliveryEvent(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Opens and clicks a machine made (a mail proxy, a link scanner): why it looks automated.
     automated: Mapped[str | None] = mapped_column(String(64))
-
-
-class IdempotencyRecord(Base):
-    """The first answer given for an Idempotency-Key, replayed for every repeat."""
-
-    __tablename__ = "idempotency_records"
-
-    key: Mapped[str] = mapped_column(String(400), primary_key=True)
-    request_hash: Mapped[str] = mapped_column(String(64))
-    notification_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    notification: Mapped[Notification] = relationship()
 
 
 class SuppressionReason(StrEnum):

@@ -23,7 +23,7 @@ from ..db.among import among, among_param
 from ..db.bulk import insert_tables
 from ..db.engine import Database
 from ..db.ids import new_id
-from ..db.models import Delivery, Device, IdempotencyRecord, Notification, Recipient
+from ..db.models import Delivery, Device, Notification, Recipient
 from ..errors import IdempotencyConflict, RequestRejected
 from ..preferences import ledger, slots
 from ..preferences.choices import Choices
@@ -113,7 +113,7 @@ async def store_in(
     """`store` inside the caller's transaction (a campaign batch moves its cursor in the same one),
     for the items' `recipients` by external id, read already: a campaign's members, or what
     `_resolve_recipients` found or made."""
-    replays = await _idempotency_records(session, items)
+    replays = await _key_uses_of(session, items)
     # Only what these items' channels can use: each lookup is a round trip on every request.
     channels = {channel.value for item in items for channel in item.channels}
     devices = (
@@ -153,8 +153,8 @@ async def store_in(
         )
         circumstances = _circumstances(item, standing, counted[recipient.id, item.category], occasion)
         stored = rows.add(item, recipient, standing, circumstances, occasion)
-        if item.idempotency_key:
-            replays[item.idempotency_key] = rows.remember(item, stored.notification_id)
+        if item.idempotency_key:  # a repeat later in the same call replays it too
+            replays[item.idempotency_key] = KeyUse(item.request_hash, stored.notification_id)
         results.append(stored)
     await rows.insert(session)
     return results
@@ -192,7 +192,6 @@ class _Rows:
 
     notifications: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
-    idempotency: list[dict[str, Any]] = field(default_factory=list)
 
     def add(
         self,
@@ -215,6 +214,8 @@ class _Rows:
                 "created_at": now,
                 "campaign_id": item.campaign_id,
                 "variant": item.variant,
+                "idempotency_key": item.idempotency_key,
+                "request_hash": item.request_hash if item.idempotency_key else None,
             }
         )
         dispatches = []
@@ -228,17 +229,6 @@ class _Rows:
         later = item.send_at if item.send_at is not None and item.send_at > now else None
         return Stored(notification_id, replayed=False, dispatches=tuple(dispatches), send_at=later)
 
-    def remember(self, item: Accepted, notification_id: uuid.UUID) -> KeyUse:
-        """The key's use, also for a repeat of it later in the same call."""
-        self.idempotency.append(
-            {
-                "key": item.idempotency_key,
-                "request_hash": item.request_hash,
-                "notification_id": notification_id,
-            }
-        )
-        return KeyUse(item.request_hash, notification_id)
-
     async def insert(self, session: AsyncSession) -> None:
         await session.flush()  # recipients created by this call exist before what refers to them
         await insert_tables(
@@ -246,7 +236,6 @@ class _Rows:
             [
                 (Notification.__table__, self.notifications),
                 (Delivery.__table__, self.deliveries),
-                (IdempotencyRecord.__table__, self.idempotency),
             ],
         )
 
@@ -272,7 +261,7 @@ def _delivery_row(
     }
 
 
-async def _idempotency_records(session: AsyncSession, items: list[Accepted]) -> dict[str, KeyUse]:
+async def _key_uses_of(session: AsyncSession, items: list[Accepted]) -> dict[str, KeyUse]:
     keys = {item.idempotency_key for item in items if item.idempotency_key}
     if not keys:
         return {}
@@ -284,9 +273,9 @@ async def _idempotency_records(session: AsyncSession, items: list[Accepted]) -> 
 def _key_uses(dialect: str) -> Select[Any]:
     """Built once per dialect, like the other statements a send runs: building one took longer
     than running it."""
-    table = IdempotencyRecord.__table__.c
-    return select(table.key, table.request_hash, table.notification_id).where(
-        among_param(dialect, table.key, "keys")
+    table = Notification.__table__.c
+    return select(table.idempotency_key, table.request_hash, table.id).where(
+        among_param(dialect, table.idempotency_key, "keys")
     )
 
 

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import Column, MetaData, String, Table, Uuid, create_engine, insert, inspect, select
 
 from appliance.db.engine import sync_url
 from appliance.db.migrate import alembic_config, upgrade
-from appliance.db.models import Base
+from appliance.db.models import Base, Notification, Recipient
+from appliance.db.types import UTCDateTime
+
+NOW = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
+
+#: The table the keys were kept in until migration 0011.
+KEYS_BEFORE_0011 = Table(
+    "idempotency_records",
+    MetaData(),
+    Column("key", String(400), primary_key=True),
+    Column("request_hash", String(64)),
+    Column("notification_id", Uuid),
+    Column("created_at", UTCDateTime(timezone=True)),
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -29,3 +45,48 @@ def test_upgrading_creates_every_table_and_autogenerate_finds_nothing_left(datab
 def test_upgrading_twice_is_harmless(database_url: str) -> None:
     upgrade(database_url)
     upgrade(database_url)
+
+
+def test_idempotency_keys_move_onto_their_notifications_and_back(database_url: str) -> None:
+    """0011: a key used before the upgrade still names its notification after it, and after a
+    downgrade again."""
+    config = alembic_config(database_url)
+    command.upgrade(config, "0010")
+    engine = create_engine(sync_url(database_url))
+    recipient, notification = uuid.uuid4(), uuid.uuid4()
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(Recipient), {"id": recipient, "external_id": "u1"})
+            connection.execute(
+                insert(Notification),
+                {
+                    "id": notification,
+                    "recipient_id": recipient,
+                    "category": "updates",
+                    "template": "ping",
+                    "priority": "normal",
+                    "source": "api",
+                    "created_at": NOW,
+                },
+            )
+            connection.execute(
+                insert(KEYS_BEFORE_0011),
+                {
+                    "key": "caller:k1",
+                    "request_hash": "h1",
+                    "notification_id": notification,
+                    "created_at": NOW,
+                },
+            )
+
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            row = connection.execute(select(Notification.idempotency_key, Notification.request_hash)).one()
+        assert tuple(row) == ("caller:k1", "h1")
+
+        command.downgrade(config, "0010")
+        with engine.connect() as connection:
+            kept = connection.execute(select(KEYS_BEFORE_0011)).one()
+        assert tuple(kept) == ("caller:k1", "h1", notification, NOW)
+    finally:
+        engine.dispose()
