@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, get, post
-from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body, FromPath, Parameter
@@ -36,7 +35,7 @@ from ...db.types import utcnow
 from ...errors import NotFound, RequestRejected
 from ...pipeline.requests import msgspec_field
 from ..api.campaigns import set_going
-from ..services import Services
+from ..services import Services, ServicesDep
 from .auth import Operator, may_change, require_change
 from .campaign_views import (
     CampaignForm,
@@ -47,7 +46,6 @@ from .campaign_views import (
 )
 from .views import Layout, Option
 
-ServicesDep = NamedDependency[Services]
 AnyRequest = Request[Any, Any, Any]
 FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 

@@ -12,19 +12,17 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from litestar import Request, get, post
-from litestar.di import NamedDependency
 from litestar.params import Parameter
 from litestar.response import Template
 
 from ...catalog import Catalog, load_catalog
 from ...config.masking import masked_yaml
 from ...errors import ConfigError
-from ..services import Services
+from ..services import Services, ServicesDep
 from .auth import Operator, RoleForbids
 from .pages import layout, page
 from .views import Badge, Layout, Stamp, stamp
 
-ServicesDep = NamedDependency[Services]
 AnyRequest = Request[Any, Any, Any]
 
 

@@ -9,7 +9,6 @@ import asyncio
 from typing import Annotated, Any, Literal
 
 from litestar import Request, get
-from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream, Template
@@ -20,7 +19,7 @@ from ...analytics.queues import queue_loads
 from ...analytics.windows import LABELS, TimeRange
 from ...db.types import utcnow
 from ...pipeline.provider_health import WINDOW
-from ..services import Services
+from ..services import Services, ServicesDep
 from .csv_export import csv_download
 from .dashboard_views import (
     CategoriesPage,
@@ -37,7 +36,6 @@ from .guidance import first_send_command
 from .pages import layout
 from .tables import Table
 
-ServicesDep = NamedDependency[Services]
 AnyRequest = Request[Any, Any, Any]
 RangeParam = Annotated[TimeRange, QueryParameter(name="range", description="1h, 24h, 7d or 30d")]
 CategoryParam = Annotated[str, QueryParameter(max_length=64)]

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Annotated
 
 from litestar import get
-from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, Parameter
 from litestar.response import Stream
@@ -17,12 +16,11 @@ from ...campaigns.fanout import campaign_weights
 from ...campaigns.progress import progress
 from ...db.models import Campaign
 from ...pipeline.status import notification_status
-from ..services import Services
+from ..services import Services, ServicesDep
 from .campaign_views import VariantFunnel, funnels
 from .csv_export import Value, csv_download
-from .queries import MESSAGE_FILTERS, AskedFilters, Cursor, MessageFilters, recent_notifications
+from .queries import MESSAGE_FILTERS, AskedFiltersDep, Cursor, MessageFilters, recent_notifications
 
-ServicesDep = NamedDependency[Services]
 Text = Annotated[str, Parameter(max_length=255)]
 BATCH = 500  # notifications read per query while the download streams
 MESSAGE_COLUMNS = ["created_at", "id", "recipient", "category", "template", "status", "channels"]
@@ -30,7 +28,7 @@ FUNNEL_COLUMNS = ["variant", "weight", "recipients", "sent", "delivered", "reach
 
 
 @get("/messages/export", name="ui:messages-export", dependencies=MESSAGE_FILTERS)
-async def messages_export(services: ServicesDep, asked: AskedFilters) -> Stream:
+async def messages_export(services: ServicesDep, asked: AskedFiltersDep) -> Stream:
     # Values that could not be read are left out, as on the page, which said so.
     return csv_download("messages.csv", MESSAGE_COLUMNS, _message_rows(services, asked.filters))
 

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Template
@@ -23,11 +22,10 @@ from ...audiences.import_rows import ImportFormat, Rejection
 from ...audiences.importing import MAX_REJECTIONS_LISTED, ImportReport, import_recipients, rejections_csv
 from ...errors import RequestRejected
 from ..api.imports import MAX_IMPORT_BYTES
-from ..services import Services
+from ..services import Services, ServicesDep
 from .auth import Operator
 from .views import Layout
 
-ServicesDep = NamedDependency[Services]
 AnyRequest = Request[Any, Any, Any]
 
 #: Rejected rows shown on the page; all of them (up to the report's limit) are in the CSV.

@@ -10,16 +10,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Request, get
-from litestar.di import NamedDependency
 from litestar.params import Parameter
 from litestar.response import Template
 
-from ..services import Services
+from ..services import ServicesDep
 from .guidance import in_app_pair, send_command
 from .pages import layout, page
 from .views import Layout
 
-ServicesDep = NamedDependency[Services]
 AnyRequest = Request[Any, Any, Any]
 RecipientField = Annotated[str, Parameter(max_length=255, pattern=r"^[^\s/]*$")]
 WIDGET_PATH = "/widget/bell.js"

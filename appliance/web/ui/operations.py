@@ -12,20 +12,18 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Request, get, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Redirect, Template
 
 from ...analytics.providers import provider_health
 from ...db.types import utcnow
 from ...errors import NotFound, RequestRejected
 from ...pipeline.dead_letters import discard_dead_letter, list_dead_letters, retry_dead_letter
-from ..services import Services
+from ..services import ServicesDep
 from .auth import may_change, require_change
 from .operation_views import DeadLettersPage, ProvidersPage, dead_letter_row, provider_card
 from .pages import layout, page
 
-ServicesDep = NamedDependency[Services]
 AnyRequest = Request[Any, Any, Any]
 PAGE_SIZE = 50
 _DONE = {
@@ -46,7 +44,7 @@ async def providers_page(request: AnyRequest, services: ServicesDep) -> Template
 async def dead_letters_page(
     request: AnyRequest,
     services: ServicesDep,
-    before: datetime | None = None,
+    before: FromQuery[datetime | None] = None,
     done: Annotated[str, Parameter(max_length=16)] = "",
 ) -> Template:
     letters = await list_dead_letters(services.database, limit=PAGE_SIZE + 1, before=before)

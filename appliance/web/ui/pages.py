@@ -10,20 +10,19 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Request, get
-from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, Parameter
 from litestar.response import Redirect, Template
 
 from ...db.models import MAX_ROW_ID, DeliveryStatus
 from ..api.sandbox import latest_sandbox_messages
-from ..services import Services
+from ..services import Services, ServicesDep
 from .auth import DEFAULT_NEXT, Operator
 from .guidance import first_send_command, sandbox_channels
 from .queries import (
     MESSAGE_FILTERS,
     PAGE_SIZE,
-    AskedFilters,
+    AskedFiltersDep,
     Cursor,
     captured_for,
     notification_by_id,
@@ -44,7 +43,6 @@ from .views import (
 
 AnyRequest = Request[Any, Any, Any]
 Text = Annotated[str, Parameter(max_length=255)]
-ServicesDep = NamedDependency[Services]
 
 
 def layout(request: AnyRequest, services: Services, active: str = "") -> Layout:
@@ -65,7 +63,7 @@ async def home() -> Redirect:
 
 @get("/messages", name="ui:messages", dependencies=MESSAGE_FILTERS)
 async def messages(
-    request: AnyRequest, services: ServicesDep, asked: AskedFilters, before: Text = ""
+    request: AnyRequest, services: ServicesDep, asked: AskedFiltersDep, before: Text = ""
 ) -> Template:
     filters, errors = asked.filters, asked.errors
     cursor = Cursor.decode(before)

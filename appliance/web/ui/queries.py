@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import raiseload, selectinload
@@ -114,8 +114,9 @@ def asked_filters(
     return AskedFilters(filters, errors)
 
 
-#: `asked: AskedFilters` in a handler: the messages filters from its query string.
+#: `asked: AskedFiltersDep` in a handler: the messages filters from its query string.
 MESSAGE_FILTERS = {"asked": Provide(asked_filters, sync_to_thread=False)}
+AskedFiltersDep = NamedDependency[AskedFilters]
 
 
 async def recent_notifications(

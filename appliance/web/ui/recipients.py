@@ -9,18 +9,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, get
-from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, Parameter
 from litestar.response import Template
 
-from ..services import Services
+from ..services import ServicesDep
 from .pages import layout, page
 from .queries import PAGE_SIZE, Cursor
 from .recipient_queries import recipient_facts, search_recipients
 from .recipient_views import recipient_page, recipients_page
 
-ServicesDep = NamedDependency[Services]
 AnyRequest = Request[Any, Any, Any]
 Text = Annotated[str, Parameter(max_length=255)]
 

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import yaml
 from litestar import Request, get, post
-from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, Parameter
 from litestar.response import Redirect, Template
@@ -22,11 +21,10 @@ from litestar.response import Redirect, Template
 from ...audiences import segments
 from ...audiences.segments import Audience, InvalidRules, Rules, SegmentSource, parse_rules
 from ...errors import RequestRejected
-from ..services import Services
+from ..services import Services, ServicesDep
 from .auth import Operator, may_change, require_change
 from .views import Layout
 
-ServicesDep = NamedDependency[Services]
 AnyRequest = Request[Any, Any, Any]
 FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get, post
-from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body, FromPath, Parameter
@@ -23,13 +22,12 @@ from ...catalog import Catalog
 from ...errors import RequestRejected
 from ...pipeline.requests import NotificationIn, msgspec_field
 from ...pipeline.submit import Submission, submit
-from ..services import Services
+from ..services import Services, ServicesDep
 from .auth import may_change, require_change
 from .pages import layout, page
 from .template_preview import parse_sample, template_data
 from .template_views import Choice, TestSend, sending_categories, template_page, templates_page
 
-ServicesDep = NamedDependency[Services]
 AnyRequest = Request[Any, Any, Any]
 FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 Pick = Annotated[str, Parameter(max_length=64)]
