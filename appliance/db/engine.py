@@ -12,6 +12,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from .sqlite_writers import take_turns
+
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 _SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
 
@@ -39,7 +41,7 @@ class Database:
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_use_lifo=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
-            _serialize_sqlite_writers(self.engine)
+            take_turns(self.engine)
         else:
             _plan_with_the_parameters(self.engine)
             _ping_after_idle(self.engine)
@@ -113,21 +115,3 @@ def _ping_after_idle(engine: AsyncEngine) -> None:
             if engine.dialect.is_disconnect(exc, dbapi_connection, None):
                 raise DisconnectionError("the idle connection was lost") from exc  # the pool reconnects
             raise
-
-
-def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
-    # SQLite allows one writer; BEGIN IMMEDIATE makes writers wait (busy_timeout) for the
-    # lock up front instead of failing with "database is locked" when a read upgrades.
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,141 @@
+"""SQLite's writers take turns (db/sqlite_writers.py): in the order they came, across the event
+loops of one process, and a turn given up — by commit, rollback, cancellation or a broken
+connection — goes to the next writer at once."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+
+from appliance.db.engine import Database
+from appliance.db.migrate import upgrade
+from appliance.db.sqlite_writers import WriteTurns
+
+
+@pytest.fixture
+async def database(sqlite_url: str) -> AsyncIterator[Database]:
+    upgrade(sqlite_url)
+    database = Database(sqlite_url)
+    yield database
+    await database.dispose()
+
+
+async def test_turns_go_in_the_order_asked() -> None:
+    turns, order = WriteTurns(), []
+    await turns.acquire()
+
+    async def writer(n: int) -> None:
+        await turns.acquire()
+        order.append(n)
+        turns.release()
+
+    tasks = [asyncio.create_task(writer(n)) for n in range(5)]
+    await asyncio.sleep(0.01)  # all five are queued
+    turns.release()
+    await asyncio.gather(*tasks)
+    assert order == [0, 1, 2, 3, 4]
+
+
+async def test_a_writer_cancelled_while_waiting_leaves_the_queue() -> None:
+    turns = WriteTurns()
+    await turns.acquire()
+    gave_up = asyncio.create_task(turns.acquire())
+    await asyncio.sleep(0.01)
+    gave_up.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await gave_up
+    turns.release()
+    await asyncio.wait_for(turns.acquire(), 1)  # the turn was not lost on the cancelled writer
+
+
+async def test_a_turn_handed_to_a_writer_cancelled_meanwhile_passes_on() -> None:
+    turns = WriteTurns()
+    await turns.acquire()
+    first = asyncio.create_task(turns.acquire())
+    second = asyncio.create_task(turns.acquire())
+    await asyncio.sleep(0.01)
+    turns.release()  # handed to `first`, which is cancelled before it runs
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    await asyncio.wait_for(second, 1)
+
+
+async def test_turns_are_handed_across_event_loops() -> None:
+    turns = WriteTurns()
+    await turns.acquire()
+    got = threading.Event()
+
+    def other_loop() -> None:
+        async def take() -> None:
+            await turns.acquire()
+            got.set()
+            turns.release()
+
+        asyncio.run(take())
+
+    thread = threading.Thread(target=other_loop)
+    thread.start()
+    await asyncio.sleep(0.05)
+    assert not got.is_set()
+    turns.release()
+    await asyncio.to_thread(thread.join, 5)
+    assert got.is_set()
+    await asyncio.wait_for(turns.acquire(), 1)
+
+
+async def test_many_writers_on_one_file_all_commit(database: Database) -> None:
+    """Writers from two event loops at once: each waits its turn, none is told the database is
+    locked, and every row is there."""
+
+    async def write(db: Database, tag: str) -> None:
+        for n in range(20):
+            async with db.transaction() as session:
+                await session.execute(
+                    text("INSERT INTO rollup_watermarks (name, refreshed_at) VALUES (:n, CURRENT_TIMESTAMP)"),
+                    {"n": f"{tag}-{n}"},
+                )
+
+    def in_other_loop() -> None:
+        async def run() -> None:
+            other = Database(str(database.url).replace("+aiosqlite", ""))
+            try:
+                await asyncio.gather(*(write(other, f"b{k}") for k in range(4)))
+            finally:
+                await other.dispose()
+
+        asyncio.run(run())
+
+    thread = threading.Thread(target=in_other_loop)
+    thread.start()
+    await asyncio.gather(*(write(database, f"a{k}") for k in range(4)))
+    await asyncio.to_thread(thread.join, 30)
+    async with database.transaction() as session:
+        count = (await session.execute(text("SELECT count(*) FROM rollup_watermarks"))).scalar_one()
+    assert count == 8 * 20
+
+
+async def test_a_failed_transaction_gives_its_turn_back(database: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as session:
+            await session.execute(text("SELECT 1"))
+            raise RuntimeError("the caller's own error")
+    async with asyncio.timeout(2):  # would wait for ever if the turn had been kept
+        async with database.transaction() as session:
+            await session.execute(text("SELECT 1"))
+
+
+async def test_a_connection_that_commits_and_goes_on_keeps_its_turn(database: Database) -> None:
+    async with database.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+        await connection.commit()
+        async with asyncio.timeout(2):  # beginning again must not wait on its own turn
+            await connection.execute(text("SELECT 1"))
+            await connection.commit()
+    async with asyncio.timeout(2):
+        async with database.transaction() as session:
+            await session.execute(text("SELECT 1"))
