@@ -7,9 +7,8 @@ one refreshed more often than every 20 minutes (TooManyProviderTokenUpdates), so
 re-minted once it is 50 minutes old, or once when APNs calls it expired or invalid.
 A refusal is `{"reason": "BadDeviceToken"}` and the like.
 
-httpx, PyJWT and cryptography's key loading are imported where they are first used: a scaled API
-replica loads this module to check the options, and sends nothing (docs/benchmarks.md, G6).
-(cryptography itself is in every process anyway: Litestar's session cookies use it.)
+httpx, PyJWT and cryptography are imported where they are first used: a scaled API replica loads
+this module to check the options, and sends nothing (docs/benchmarks.md, G6).
 """
 
 from __future__ import annotations

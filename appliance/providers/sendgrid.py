@@ -7,6 +7,9 @@ Events: the signed Event Webhook POSTs a JSON array of events, signed with ECDSA
 `X-Twilio-Email-Event-Webhook-Timestamp` + the raw body; the signature (base64 DER) is in
 `X-Twilio-Email-Event-Webhook-Signature`, checked with `event_public_key`. Our `custom_args`
 come back as top-level fields of each event.
+
+cryptography is imported where a key is read or a signature checked: a scaled API replica loads
+this module to check the options, and most never see a SendGrid event (docs/benchmarks.md, G6).
 """
 
 from __future__ import annotations
@@ -17,10 +20,6 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
 from pydantic import AfterValidator
 
 from .base import EmailMessage, Message, Outcome, ProviderOptions
@@ -53,6 +52,7 @@ from .http import HttpProvider, common_outcome, join_url, parse_retry_after
 
 if TYPE_CHECKING:  # aiohttp loads when a provider first sends (http.py), not with the options
     import aiohttp
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 # The field SendGrid names when the recipient's address is the problem.
 _RECIPIENT_FIELD = re.compile(r"personalizations\.\d+\.to(\.\d+\.email)?")
@@ -64,6 +64,9 @@ TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 
 def load_event_key(value: str) -> ec.EllipticCurvePublicKey:
     """The Event Webhook's verification key: base64 DER as SendGrid shows it, or PEM."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
+
     value = value.strip()
     try:
         if value.startswith("-----BEGIN"):
@@ -126,6 +129,10 @@ class SendGridProvider(HttpProvider):
 
 
 def verify_event_signature(request: InboundRequest, key: ec.EllipticCurvePublicKey) -> None:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     signature, timestamp = request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER)
     if not signature or not timestamp:
         raise SignatureInvalid(f"{SIGNATURE_HEADER} and {TIMESTAMP_HEADER} are required")

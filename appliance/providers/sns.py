@@ -5,6 +5,8 @@ the certificate at `SigningCertURL` (SignatureVersion 1: SHA1withRSA, 2: SHA256w
 URL is trusted only if it is https on a host matching the configured pattern (by default
 `sns.<region>.amazonaws.com`), so a forger cannot point us at a certificate of their own.
 https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html
+
+cryptography is imported with the first message: the API may never get one (docs/benchmarks.md, G6).
 """
 
 from __future__ import annotations
@@ -17,15 +19,11 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
 from .events import SignatureInvalid
 
-if TYPE_CHECKING:  # aiohttp itself loads with the first fetch: the API may never get an SNS message
+if TYPE_CHECKING:  # aiohttp itself loads with the first fetch, as cryptography does
     import aiohttp
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 DEFAULT_HOST_PATTERN = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
 CERTIFICATE_TTL_S = 24 * 3600
@@ -51,7 +49,7 @@ _SIGNED_FIELDS = {
         "Type",
     ),
 }
-_HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
+_SIGNATURE_VERSIONS = frozenset({"1", "2"})  # 1: SHA1withRSA, 2: SHA256withRSA
 
 
 def check_url(url: Any, host_pattern: str, *, what: str) -> str:
@@ -104,6 +102,8 @@ class Certificates:
 
     async def _fetch(self, url: str) -> rsa.RSAPublicKey:
         import aiohttp
+        from cryptography import x509
+        from cryptography.hazmat.primitives.asymmetric import rsa
 
         try:
             async with (
@@ -127,8 +127,12 @@ class Certificates:
 
 async def verify(message: dict[str, Any], *, host_pattern: str, certificates: Certificates) -> None:
     """Raise SignatureInvalid unless SNS signed this message."""
-    algorithm = _HASHES.get(str(message.get("SignatureVersion")))
-    if algorithm is None:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    version = str(message.get("SignatureVersion"))
+    if version not in _SIGNATURE_VERSIONS:
         raise SignatureInvalid("SignatureVersion must be 1 or 2")
     url = check_url(message.get("SigningCertURL"), host_pattern, what="SigningCertURL")
     try:
@@ -136,7 +140,8 @@ async def verify(message: dict[str, Any], *, host_pattern: str, certificates: Ce
     except (binascii.Error, ValueError) as exc:
         raise SignatureInvalid("the SNS signature is not base64") from exc
     key = await certificates.public_key(url)
+    algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()
     try:
-        key.verify(signature, string_to_sign(message), padding.PKCS1v15(), algorithm())
+        key.verify(signature, string_to_sign(message), padding.PKCS1v15(), algorithm)
     except InvalidSignature as exc:
         raise SignatureInvalid("the SNS message signature does not match") from exc

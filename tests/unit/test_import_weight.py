@@ -1,5 +1,6 @@
 """What a scaled API replica carries: it checks every provider's options and builds the app, but it
-never sends, so no provider's client library (nor Alembic, under --no-migrate) is imported.
+never sends, so no provider's client library (nor Alembic, under --no-migrate) is imported; nor
+cryptography before a page or a signed provider event needs it.
 
 Each of these is megabytes of resident memory for the life of the process (docs/benchmarks.md, G6);
 a provider module imports its library where it first sends. Checked in a fresh interpreter, since
@@ -15,8 +16,13 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-#: Module names: "google.auth" is google-auth (with "requests" under it), "jwt" PyJWT, "dkim" dkimpy.
-LAZY = ("aiohttp", "aiosmtplib", "alembic", "botocore", "dkim", "google.auth", "httpx", "jwt", "requests")
+#: Module names: "google.auth" is google-auth (with "requests" under it), "jwt" PyJWT, "dkim" dkimpy;
+#: "cryptography.hazmat" its Rust bindings, where the weight is (redis imports the bare package,
+#: a few kB, to learn whether it is installed).
+LAZY = (
+    *("aiohttp", "aiosmtplib", "alembic", "botocore", "cryptography.hazmat", "dkim", "google.auth"),
+    *("httpx", "jwt", "requests"),
+)
 
 # Every built-in provider type but apprise, an optional extra whose options are checked by Apprise
 # itself (so it loads with a config that uses it, by design). The repository's plugins/ (the example

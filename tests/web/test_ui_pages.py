@@ -16,6 +16,7 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 
 from appliance.db.models import SandboxMessage
+from appliance.web.ui.auth import derive_key
 from tests.conftest import AUTH, Stack
 
 CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
@@ -157,6 +158,18 @@ async def test_the_session_cookie_is_encrypted_http_only_and_scoped_to_the_ui(st
     assert "Path=/ui" in cookie
     assert "SameSite=lax" in cookie
     assert "admin" not in cookie.split(";")[0]
+
+
+def test_ui_keys_are_hkdf_sha256_so_cookies_made_before_stay_valid() -> None:
+    # derive_key is the standard library's; this is the cryptography HKDF it replaced.
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    for secret in ("clarion-demo-secret-key-0123456789", "é" * 80):
+        for purpose in ("session", "csrf"):
+            info = f"clarion/ui/{purpose}".encode()
+            hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info)
+            assert derive_key(secret, purpose) == hkdf.derive(secret.encode())
 
 
 async def test_a_login_without_its_csrf_token_is_refused(stack: Stack) -> None:

@@ -7,32 +7,27 @@ never need a CSRF token.
 from __future__ import annotations
 
 import functools
+import hmac
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
-from litestar.middleware.session import SessionMiddleware
-from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
-from litestar.types import ASGIApp
 
 from ...catalog import Catalog
 from ...config.schema import UserConfig
 from ...security.passwords import hash_password, verify_password
+from .sessions import SessionCookie, cookie_sessions
 
 UI_PATH = "/ui"
-SESSION_COOKIE = "clarion_session"
 CSRF_COOKIE = "clarion_csrf"
-SESSION_MAX_AGE_S = 12 * 60 * 60  # a working day; every request slides it forward
 PUBLIC = "public"  # route opt: reachable without signing in
 DEFAULT_NEXT = f"{UI_PATH}/dashboard"
 
@@ -71,23 +66,23 @@ def require_change(connection: ASGIConnection[Any, Any, Any, Any], what: str) ->
 
 
 def derive_key(secret_key: str, purpose: str) -> bytes:
-    """32 bytes for one purpose, so the session key and the CSRF secret are never the same value."""
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"clarion/ui/{purpose}".encode())
-    return hkdf.derive(secret_key.encode())
+    """32 bytes for one purpose, so the session key and the CSRF secret are never the same value.
+
+    HKDF-SHA256 (RFC 5869) without salt, by the standard library: cryptography would load with it
+    (sessions.py says why not). 32 bytes are one block of the hash, so expanding is one HMAC.
+    """
+    pseudorandom = hmac.digest(bytes(32), secret_key.encode(), "sha256")
+    return hmac.digest(pseudorandom, f"clarion/ui/{purpose}".encode() + b"\x01", "sha256")
 
 
 def _https(catalog: Catalog) -> bool:
     return catalog.config.server.public_url.lower().startswith("https://")
 
 
-def session_config(catalog: Catalog) -> CookieBackendConfig:
-    return CookieBackendConfig(
+def session_cookie(catalog: Catalog) -> SessionCookie:
+    return SessionCookie(
         secret=derive_key(catalog.config.server.secret_key.get_secret_value(), "session"),
-        key=SESSION_COOKIE,
         path=UI_PATH,
-        max_age=SESSION_MAX_AGE_S,
-        httponly=True,
-        samesite="lax",
         secure=_https(catalog),
     )
 
@@ -107,17 +102,9 @@ def csrf_config(catalog: Catalog) -> CSRFConfig:
 def ui_middleware(catalog: Catalog) -> list[DefineMiddleware]:
     """Encrypted cookie sessions and CSRF checks, for the `/ui` router only."""
     return [
-        DefineMiddleware(_cookie_sessions, config=session_config(catalog)),
+        cookie_sessions(session_cookie(catalog)),
         DefineMiddleware(CSRFMiddleware, config=csrf_config(catalog)),
     ]
-
-
-def _cookie_sessions(
-    app: ASGIApp, config: CookieBackendConfig
-) -> SessionMiddleware[ClientSideSessionBackend]:
-    # Not `config.middleware`: Litestar deep-copies routers and the AES-GCM cipher that
-    # middleware holds cannot be copied (litestar-org/litestar#4046), so build one per route.
-    return SessionMiddleware(app=app, backend=ClientSideSessionBackend(config=config))
 
 
 @functools.cache
