@@ -16,6 +16,7 @@ import socket
 from dataclasses import dataclass, field
 
 import uvicorn
+from litestar import Litestar
 
 from .. import heap
 from ..catalog import Catalog, reread
@@ -26,6 +27,21 @@ log = logging.getLogger(__name__)
 
 #: How long a stopping app lets open requests finish before it closes them.
 STREAMS_CUT_AFTER_S = 5
+
+
+def server_config(app: Litestar, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        log_config=None,  # uvicorn's lines go through our handler, in the chosen format
+        # Inbox streams never end by themselves: cut them at shutdown (EventSource reconnects),
+        # or a reload would wait on them forever.
+        timeout_graceful_shutdown=STREAMS_CUT_AFTER_S,
+        # No route is a WebSocket (the inbox streams are server-sent events): without this,
+        # uvicorn imports the websockets package to offer the upgrade (~1 MB resident, G6).
+        ws="none",
+    )
 
 
 @dataclass
@@ -43,18 +59,7 @@ class ReloadableServer:
         while True:
             self._next = None
             app = create_app(self.settings, self.catalog, reload=self.reload)
-            # log_config=None: uvicorn's lines go through our handler, in the chosen format.
-            level = self.settings.log_level.lower()
-            # Inbox streams never end by themselves: cut them at shutdown (EventSource reconnects),
-            # or a reload would wait on them forever.
-            config = uvicorn.Config(
-                app,
-                log_level=level,
-                access_log=False,
-                log_config=None,
-                timeout_graceful_shutdown=STREAMS_CUT_AFTER_S,
-            )
-            self._server = uvicorn.Server(config)
+            self._server = uvicorn.Server(server_config(app, self.settings))
             heap.freeze_what_is_built()
             # A copy per app: uvicorn closes the one it was given when that app stops.
             self._server.run(sockets=[listening.dup()])

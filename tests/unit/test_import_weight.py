@@ -1,6 +1,6 @@
 """What a scaled API replica carries: it checks every provider's options and builds the app, but it
 never sends, so no provider's client library (nor Alembic, under --no-migrate) is imported; nor
-cryptography before a page or a signed provider event needs it.
+cryptography before a page or a signed provider event needs it, nor websockets (no route is one).
 
 Each of these is megabytes of resident memory for the life of the process (docs/benchmarks.md, G6);
 a provider module imports its library where it first sends. Checked in a fresh interpreter, since
@@ -21,7 +21,7 @@ from tests.conftest import ROOT
 #: a few kB, to learn whether it is installed).
 LAZY = (
     *("aiohttp", "aiosmtplib", "alembic", "botocore", "cryptography.hazmat", "dkim", "google.auth"),
-    *("httpx", "jwt", "requests"),
+    *("httpx", "jwt", "requests", "websockets"),
 )
 
 # Every built-in provider type but apprise, an optional extra whose options are checked by Apprise
@@ -77,13 +77,14 @@ templates:
     email: {subject: "Hello", text: "Hello {{ recipient.id }}"}
 """
 
-# The API's start-up up to serving: the catalog as `clarion serve` loads it, then the app.
+# The API's start-up up to serving: the catalog as `clarion serve` loads it, the app, uvicorn's setup.
 SCRIPT = """\
 import json, sys
 from appliance.catalog import load_catalog
 from appliance.providers.registry import BUILTIN
 from appliance.settings import Settings
 from appliance.web.app import create_app
+from appliance.web.serving import server_config
 
 config, lazy = sys.argv[1], sys.argv[2:]
 catalog = load_catalog(config, environ={})
@@ -96,7 +97,7 @@ settings = Settings(
     broker_url="redis://127.0.0.1:1/0",
     migrate_on_start=False,
 )
-create_app(settings, catalog)
+server_config(create_app(settings, catalog), settings).load()
 print(json.dumps(sorted(name for name in lazy if name in sys.modules)))
 """
 
