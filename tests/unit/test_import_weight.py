@@ -1,6 +1,7 @@
 """What a scaled API replica carries: it checks every provider's options and builds the app, but it
 never sends, so no provider's client library (nor Alembic, under --no-migrate) is imported; nor
-cryptography before a page or a signed provider event needs it, nor websockets (no route is one).
+cryptography before a page or a signed provider event needs it, nor argon2 before a sign-in, nor
+websockets (no route is one).
 
 Each of these is megabytes of resident memory for the life of the process (docs/benchmarks.md, G6);
 a provider module imports its library where it first sends. Checked in a fresh interpreter, since
@@ -20,8 +21,8 @@ from tests.conftest import ROOT
 #: "cryptography.hazmat" its Rust bindings, where the weight is (redis imports the bare package,
 #: a few kB, to learn whether it is installed).
 LAZY = (
-    *("aiohttp", "aiosmtplib", "alembic", "botocore", "cryptography.hazmat", "dkim", "google.auth"),
-    *("httpx", "jwt", "requests", "websockets"),
+    *("aiohttp", "aiosmtplib", "alembic", "argon2", "botocore", "cryptography.hazmat", "dkim"),
+    *("google.auth", "httpx", "jwt", "requests", "websockets"),
 )
 
 # Every built-in provider type but apprise, an optional extra whose options are checked by Apprise
