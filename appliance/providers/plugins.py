@@ -22,7 +22,7 @@ import inspect
 import re
 import sys
 import traceback
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -213,8 +213,8 @@ def _without_clashes(
     return accepted
 
 
-def builtin_sources(classes: Collection[type[Provider]]) -> dict[str, str]:
-    return {cls.type_name: f"the built-in provider {cls.type_name!r}" for cls in classes}
+def builtin_sources(type_names: Iterable[str]) -> dict[str, str]:
+    return {name: f"the built-in provider {name!r}" for name in type_names}
 
 
 def _import_failure(exc: BaseException) -> str:

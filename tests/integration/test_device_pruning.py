@@ -10,7 +10,7 @@ from litestar.testing import AsyncTestClient
 
 from appliance.catalog import load_catalog
 from appliance.providers.base import Message, Outcome, OutcomeKind, Provider, ProviderOptions, PushMessage
-from appliance.providers.registry import BUILTIN, ProviderRegistry
+from appliance.providers.registry import ProviderRegistry
 from appliance.settings import Settings
 from tests.conftest import AUTH, ROOT, serving
 from tests.integration.test_notifications_api import settled
@@ -35,7 +35,7 @@ class DeadTokenPush(Provider):
 
 @pytest.fixture
 async def client(stack_settings: Settings) -> AsyncIterator[AsyncTestClient]:
-    catalog = load_catalog(CONFIG, registry=ProviderRegistry((*BUILTIN, DeadTokenPush)))
+    catalog = load_catalog(CONFIG, registry=ProviderRegistry([DeadTokenPush]))
     async with serving(stack_settings, catalog, CONFIG, threads=2) as client:
         yield client
 

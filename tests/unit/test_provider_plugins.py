@@ -76,7 +76,7 @@ def test_a_plugin_file_adds_its_provider_type_to_the_builtins(tmp_path: Path) ->
 
     assert registry["echo"].__name__ == "EchoProvider"
     assert registry.types()["echo"].channels == frozenset({"webhook", "sms"})
-    assert set(registry.classes) == {cls.type_name for cls in BUILTIN} | {"echo"}
+    assert set(registry.names()) == {*BUILTIN, "echo"}
 
 
 def test_helpers_and_tests_in_the_directory_are_not_plugins(tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_the_directory_comes_from_clarion_plugins_dir(tmp_path: Path) -> None:
 
     registry = ProviderRegistry.with_plugins(environ={"CLARION_PLUGINS_DIR": str(tmp_path)}, entry_points=())
 
-    assert "echo" in registry.classes
+    assert "echo" in registry.names()
 
 
 def test_a_config_loads_with_a_plugin_type(tmp_path: Path) -> None:
