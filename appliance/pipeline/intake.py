@@ -59,5 +59,5 @@ def accept(
 
 def request_hash(request: NotificationIn) -> str:
     """Same request, same hash, whatever the key order or whitespace the caller used."""
-    canonical = msgspec.json.encode(msgspec.to_builtins(request, order="sorted"))
+    canonical = msgspec.json.encode(request, order="sorted")
     return hashlib.sha256(canonical).hexdigest()

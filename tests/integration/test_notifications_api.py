@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -106,6 +107,22 @@ async def test_the_same_idempotency_key_and_body_returns_the_first_answer(stack:
     assert first.status_code == again.status_code == 202
     assert first.json() == again.json()
     assert again.headers["Idempotent-Replayed"] == "true"
+
+
+async def test_a_repeat_is_recognised_whatever_its_key_order_and_whitespace(stack: Stack) -> None:
+    request, key = login_code(new_id()), {"Idempotency-Key": uuid.uuid4().hex}
+    request["data"] = {"code": "120934", "device": "phone"}
+    first = await stack.client.post("/v1/notifications", json=request, headers={**AUTH, **key})
+    reordered = {name: request[name] for name in reversed(list(request))}
+    reordered["data"] = {"device": "phone", "code": "120934"}
+    again = await stack.client.post(
+        "/v1/notifications",
+        content=json.dumps(reordered, indent=4).encode(),
+        headers={**AUTH, **key, "Content-Type": "application/json"},
+    )
+    assert again.status_code == 202, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
 
 
 async def test_the_same_idempotency_key_with_another_body_is_rejected(stack: Stack) -> None:
