@@ -15,15 +15,20 @@ their own loop and engine on the same file.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections import deque
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_only
 
 _HOLDS = "clarion_holds_sqlite_write_turn"
+#: As long as SQLite's own busy timeout (below): a turn never given back fails loudly, not silently.
+TURN_TIMEOUT_S = 30.0
+_LOCKED = f"database is locked: no write turn within {TURN_TIMEOUT_S:g} s"
 
 
 class WriteTurns:
@@ -34,23 +39,25 @@ class WriteTurns:
         self._held = False
         self._waiters: deque[asyncio.Future[None]] = deque()
 
-    async def acquire(self) -> None:
+    async def acquire(self, timeout_s: float | None = None) -> None:
+        """Raises TimeoutError after `timeout_s` in the queue (and leaves it)."""
         with self._mutex:
             if not self._held:
                 self._held = True
                 return
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            with self._mutex:
-                if waiter in self._waiters:  # not handed over yet: just leave the queue
-                    self._waiters.remove(waiter)
-                    raise
-            if not waiter.cancelled():  # handed over as this task was cancelled: pass it on
-                self.release()
-            raise
+        async with asyncio.timeout(timeout_s):
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                with self._mutex:
+                    if waiter in self._waiters:  # not handed over yet: just leave the queue
+                        self._waiters.remove(waiter)
+                        raise
+                if not waiter.cancelled():  # handed over as this task was cancelled: pass it on
+                    self.release()
+                raise
 
     def release(self) -> None:
         with self._mutex:
@@ -88,7 +95,7 @@ def take_turns(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={TURN_TIMEOUT_S * 1000:.0f}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -97,12 +104,17 @@ def take_turns(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         # A connection may begin again before it goes back (commit, then more statements).
         if not connection.info.get(_HOLDS):
-            await_only(turns.acquire())
+            try:
+                await_only(turns.acquire(TURN_TIMEOUT_S))
+            except TimeoutError as exc:  # as SQLite's busy timeout would say it
+                raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(_LOCKED)) from exc
             connection.info[_HOLDS] = True
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-    # After the pool's rollback of whatever was left open, and also for a connection that broke.
+    # After the pool's rollback of whatever was left open, also for a connection that broke, and
+    # for one the pool lets go of without taking it back (garbage-collected while checked out).
     @event.listens_for(engine.sync_engine.pool, "checkin")
-    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+    @event.listens_for(engine.sync_engine.pool, "detach")
+    def _on_return(_dbapi_connection: Any, record: Any) -> None:
         if record is not None and record.info.pop(_HOLDS, False):
             turns.release()

@@ -7,7 +7,19 @@ from datetime import UTC, datetime
 
 import pytest
 from alembic import command
-from sqlalchemy import Column, MetaData, String, Table, Uuid, create_engine, insert, inspect, select
+from sqlalchemy import (
+    Column,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    create_engine,
+    insert,
+    inspect,
+    select,
+    text,
+)
 
 from appliance.db.engine import sync_url
 from appliance.db.migrate import alembic_config, upgrade
@@ -53,36 +65,10 @@ def test_idempotency_keys_move_onto_their_notifications_and_back(database_url: s
     config = alembic_config(database_url)
     command.upgrade(config, "0010")
     engine = create_engine(sync_url(database_url))
-    recipient, notification = uuid.uuid4(), uuid.uuid4()
     try:
-        with engine.begin() as connection:
-            connection.execute(insert(Recipient), {"id": recipient, "external_id": "u1"})
-            connection.execute(
-                insert(Notification),
-                {
-                    "id": notification,
-                    "recipient_id": recipient,
-                    "category": "updates",
-                    "template": "ping",
-                    "priority": "normal",
-                    "source": "api",
-                    "created_at": NOW,
-                },
-            )
-            connection.execute(
-                insert(KEYS_BEFORE_0011),
-                {
-                    "key": "caller:k1",
-                    "request_hash": "h1",
-                    "notification_id": notification,
-                    "created_at": NOW,
-                },
-            )
-
+        notification = _a_key_used_before_0011(engine)
         command.upgrade(config, "head")
-        with engine.connect() as connection:
-            row = connection.execute(select(Notification.idempotency_key, Notification.request_hash)).one()
-        assert tuple(row) == ("caller:k1", "h1")
+        assert _keys_on_notifications(engine) == [("caller:k1", "h1")]
 
         command.downgrade(config, "0010")
         with engine.connect() as connection:
@@ -90,3 +76,51 @@ def test_idempotency_keys_move_onto_their_notifications_and_back(database_url: s
         assert tuple(kept) == ("caller:k1", "h1", notification, NOW)
     finally:
         engine.dispose()
+
+
+def test_0011_run_again_after_its_columns_were_added_still_carries_the_keys_over(database_url: str) -> None:
+    """An upgrade cut short after 0011's first step (SQLite commits each ALTER at once; on
+    PostgreSQL the columns and the index commit before the keys move) goes through when run again."""
+    config = alembic_config(database_url)
+    command.upgrade(config, "0010")
+    engine = create_engine(sync_url(database_url))
+    try:
+        _a_key_used_before_0011(engine)
+        with engine.begin() as connection:
+            connection.execute(text("ALTER TABLE notifications ADD COLUMN idempotency_key VARCHAR(400)"))
+            connection.execute(text("ALTER TABLE notifications ADD COLUMN request_hash VARCHAR(64)"))
+        command.upgrade(config, "head")
+        assert _keys_on_notifications(engine) == [("caller:k1", "h1")]
+    finally:
+        engine.dispose()
+
+
+def _a_key_used_before_0011(engine: Engine) -> uuid.UUID:
+    """A recipient, a notification and the key it was sent with, in the tables of 0010."""
+    recipient, notification = uuid.uuid4(), uuid.uuid4()
+    with engine.begin() as connection:
+        connection.execute(insert(Recipient), {"id": recipient, "external_id": "u1"})
+        connection.execute(
+            insert(Notification.__table__),
+            {
+                "id": notification,
+                "recipient_id": recipient,
+                "category": "updates",
+                "template": "ping",
+                "priority": "normal",
+                "data": {},
+                "source": "api",
+                "created_at": NOW,
+            },
+        )
+        connection.execute(
+            insert(KEYS_BEFORE_0011),
+            {"key": "caller:k1", "request_hash": "h1", "notification_id": notification, "created_at": NOW},
+        )
+    return notification
+
+
+def _keys_on_notifications(engine: Engine) -> list[tuple[str | None, str | None]]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(Notification.idempotency_key, Notification.request_hash))
+        return [tuple(row) for row in rows]

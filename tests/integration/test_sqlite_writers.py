@@ -1,6 +1,7 @@
 """SQLite's writers take turns (db/sqlite_writers.py): in the order they came, across the event
-loops of one process, and a turn given up — by commit, rollback, cancellation or a broken
-connection — goes to the next writer at once."""
+loops of one process; a turn given up — by commit, rollback, cancellation or a broken
+connection — goes to the next writer at once, and one never given up fails the writers after it
+loudly, as SQLite's busy timeout would."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
+from appliance.db import sqlite_writers
 from appliance.db.engine import Database
 from appliance.db.migrate import upgrade
 from appliance.db.sqlite_writers import WriteTurns
@@ -63,6 +66,26 @@ async def test_a_turn_handed_to_a_writer_cancelled_meanwhile_passes_on() -> None
     with pytest.raises(asyncio.CancelledError):
         await first
     await asyncio.wait_for(second, 1)
+
+
+async def test_a_writer_waits_no_longer_than_its_timeout() -> None:
+    turns = WriteTurns()
+    await turns.acquire()
+    with pytest.raises(TimeoutError):
+        await turns.acquire(timeout_s=0.05)
+    turns.release()
+    await asyncio.wait_for(turns.acquire(), 1)  # the writer that gave up left the queue
+
+
+async def test_a_transaction_that_gets_no_turn_fails_as_sqlite_would(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_writers, "TURN_TIMEOUT_S", 0.1)
+    async with database.transaction() as holder:
+        await holder.execute(text("SELECT 1"))
+        with pytest.raises(OperationalError, match="database is locked"):
+            async with database.transaction() as session:
+                await session.execute(text("SELECT 1"))
 
 
 async def test_turns_are_handed_across_event_loops() -> None:
