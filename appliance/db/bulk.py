@@ -4,7 +4,7 @@ elsewhere.
 Measured here (fan-out of a campaign, 3 rows per recipient): executemany through the ORM ~300
 recipients/s, Core executemany ~1,200/s, COPY several times that. design.md's figures agree:
 PostgreSQL takes ~60k batched rows/s and ~105k by COPY. But a COPY costs two round trips, one
-per table: a single notification (3 tables, one row each) goes faster as ONE statement, so COPY
+per table: a single notification (2 tables, a row each) goes faster as ONE statement, so COPY
 starts at COPY_FROM rows. Below that, every table's rows go in one `INSERT .. SELECT FROM
 unnest(<one array per column>)`, the tables chained as data-modifying CTEs: one round trip for
 all, and the same text for any number of rows, so PostgreSQL and psycopg prepare it once. (The
