@@ -107,6 +107,14 @@ async def test_no_dead_letters_says_so_and_where_to_look(stack: Stack) -> None:
     assert "No dead letters" in page.text and 'href="/ui/providers"' in page.text
 
 
+async def test_dead_letters_page_back_from_a_moment_and_refuse_one_that_is_not(stack: Stack) -> None:
+    await sign_in(stack.client, "viewer")
+    older = await stack.client.get("/ui/dead-letters", params={"before": "2026-01-01T00:00:00+00:00"})
+    assert older.status_code == 200 and "No dead letters" in older.text
+    garbled = await stack.client.get("/ui/dead-letters", params={"before": "yesterday-ish"})
+    assert garbled.status_code == 400
+
+
 async def test_the_configuration_page_shows_the_yaml_in_force_with_every_secret_masked(stack: Stack) -> None:
     await sign_in(stack.client, "admin")
     page = await stack.client.get("/ui/config")
