@@ -61,7 +61,7 @@ class Database:
         """A session whose statements each commit on their own, for work that is one write
         statement and reads: no BEGIN and COMMIT round trips around it (writes that must go
         together bring their own transaction, as db/bulk.py does). On SQLite, whose writers
-        take the write lock up front (below), a transaction as usual."""
+        take the write lock up front (db/sqlite_writers.py), a transaction as usual."""
         if self.is_sqlite:
             async with self.transaction() as session:
                 yield session

@@ -29,7 +29,7 @@ class Accepted(msgspec.Struct, frozen=True):
     channels: tuple[Channel, ...]  # the category's order, limited to what the template can render
     data: dict[str, Any]
     idempotency_key: str | None  # already scoped to the API key that sent it
-    request_hash: str
+    request_hash: str | None  # with a key only: what a repeat of it must match
     send_at: datetime | None = None  # not before then: the scheduler releases it
     campaign_id: uuid.UUID | None = None
     variant: str | None = None
@@ -52,7 +52,7 @@ def accept(
         channels=tuple(channel for channel in category.channels if channel in usable),
         data=request.data,
         idempotency_key=f"{caller}:{key}" if key else None,
-        request_hash=request_hash(request),
+        request_hash=request_hash(request) if key else None,
         send_at=request.send_at,
     )
 

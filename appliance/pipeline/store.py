@@ -69,7 +69,7 @@ class Addressee(ledger.Subscriber, Protocol):
 class KeyUse:
     """What an idempotency key answered first: replayed for a repeat with the same request."""
 
-    request_hash: str
+    request_hash: str | None
     notification_id: uuid.UUID
 
 
@@ -215,7 +215,7 @@ class _Rows:
                 "campaign_id": item.campaign_id,
                 "variant": item.variant,
                 "idempotency_key": item.idempotency_key,
-                "request_hash": item.request_hash if item.idempotency_key else None,
+                "request_hash": item.request_hash,
             }
         )
         dispatches = []

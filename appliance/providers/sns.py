@@ -49,7 +49,8 @@ _SIGNED_FIELDS = {
         "Type",
     ),
 }
-_SIGNATURE_VERSIONS = frozenset({"1", "2"})  # 1: SHA1withRSA, 2: SHA256withRSA
+#: SignatureVersion -> the hash of its RSA signature, by name in `cryptography.hazmat.primitives.hashes`.
+_HASHES = {"1": "SHA1", "2": "SHA256"}
 
 
 def check_url(url: Any, host_pattern: str, *, what: str) -> str:
@@ -132,7 +133,7 @@ async def verify(message: dict[str, Any], *, host_pattern: str, certificates: Ce
     from cryptography.hazmat.primitives.asymmetric import padding
 
     version = str(message.get("SignatureVersion"))
-    if version not in _SIGNATURE_VERSIONS:
+    if version not in _HASHES:
         raise SignatureInvalid("SignatureVersion must be 1 or 2")
     url = check_url(message.get("SigningCertURL"), host_pattern, what="SigningCertURL")
     try:
@@ -140,7 +141,7 @@ async def verify(message: dict[str, Any], *, host_pattern: str, certificates: Ce
     except (binascii.Error, ValueError) as exc:
         raise SignatureInvalid("the SNS signature is not base64") from exc
     key = await certificates.public_key(url)
-    algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()
+    algorithm = getattr(hashes, _HASHES[version])()
     try:
         key.verify(signature, string_to_sign(message), padding.PKCS1v15(), algorithm)
     except InvalidSignature as exc:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
@@ -15,16 +14,10 @@ from sqlalchemy.exc import OperationalError
 
 from appliance.db import sqlite_writers
 from appliance.db.engine import Database
-from appliance.db.migrate import upgrade
 from appliance.db.sqlite_writers import WriteTurns
 
-
-@pytest.fixture
-async def database(sqlite_url: str) -> AsyncIterator[Database]:
-    upgrade(sqlite_url)
-    database = Database(sqlite_url)
-    yield database
-    await database.dispose()
+#: The conftest's `database`, on SQLite only: the turns are SQLite's.
+on_sqlite = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
 
 async def test_turns_go_in_the_order_asked() -> None:
@@ -77,6 +70,7 @@ async def test_a_writer_waits_no_longer_than_its_timeout() -> None:
     await asyncio.wait_for(turns.acquire(), 1)  # the writer that gave up left the queue
 
 
+@on_sqlite
 async def test_a_transaction_that_gets_no_turn_fails_as_sqlite_would(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -111,6 +105,7 @@ async def test_turns_are_handed_across_event_loops() -> None:
     await asyncio.wait_for(turns.acquire(), 1)
 
 
+@on_sqlite
 async def test_many_writers_on_one_file_all_commit(database: Database) -> None:
     """Writers from two event loops at once: each waits its turn, none is told the database is
     locked, and every row is there."""
@@ -142,6 +137,7 @@ async def test_many_writers_on_one_file_all_commit(database: Database) -> None:
     assert count == 8 * 20
 
 
+@on_sqlite
 async def test_a_failed_transaction_gives_its_turn_back(database: Database) -> None:
     with pytest.raises(RuntimeError):
         async with database.transaction() as session:
@@ -152,6 +148,7 @@ async def test_a_failed_transaction_gives_its_turn_back(database: Database) -> N
             await session.execute(text("SELECT 1"))
 
 
+@on_sqlite
 async def test_a_connection_that_commits_and_goes_on_keeps_its_turn(database: Database) -> None:
     async with database.engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
