@@ -7,8 +7,9 @@ on the first such channel and holds the others, in the category's order, for whe
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
+
+import msgspec
 
 from ..config.schema import CategoryConfig, Channel, Priority, Strategy
 from ..db.models import DeliveryStatus
@@ -16,8 +17,9 @@ from ..preferences.frequency import FrequencyCap
 from ..preferences.verdict import Standing, blocked
 
 
-@dataclass(frozen=True)
-class PlannedDelivery:
+class PlannedDelivery(msgspec.Struct, frozen=True):
+    """A Struct, not a dataclass: one is made per delivery planned (see Standing)."""
+
     channel: Channel
     priority: Priority
     position: int
@@ -30,12 +32,15 @@ class PlannedDelivery:
         return self.status is DeliveryStatus.QUEUED
 
 
-@dataclass(frozen=True)
-class Circumstances:
+class Circumstances(msgspec.Struct, frozen=True):
     """What holds for the whole notification at planning time."""
 
     capped: FrequencyCap | None = None
     not_before: datetime | None = None  # scheduled for later, or deferred past quiet hours
+
+
+#: Nothing capped, nothing deferred.
+UNHINDERED = Circumstances()
 
 
 def plan(
@@ -43,7 +48,7 @@ def plan(
     rules: CategoryConfig,
     channels: Iterable[Channel],
     standing: Standing,
-    circumstances: Circumstances = Circumstances(),
+    circumstances: Circumstances = UNHINDERED,
 ) -> list[PlannedDelivery]:
     """One delivery per channel, in the category's order; blocked channels are kept, skipped."""
     planned: list[PlannedDelivery] = []

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, Protocol
 
+import msgspec
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,16 +34,16 @@ from .intake import Accepted
 from .planner import Circumstances, PlannedDelivery, plan
 
 
-@dataclass(frozen=True)
-class Dispatch:
+# The values made per notification and per delivery are Structs, as the planner's are: built
+# in C, several microseconds less per notification than frozen dataclasses (G2, G5).
+class Dispatch(msgspec.Struct, frozen=True):
     delivery_id: uuid.UUID
     channel: Channel
     priority: Priority
     not_before: datetime | None = None  # deferred past quiet hours: enqueued with a delay
 
 
-@dataclass(frozen=True)
-class Stored:
+class Stored(msgspec.Struct, frozen=True):
     notification_id: uuid.UUID
     replayed: bool
     dispatches: tuple[Dispatch, ...] = ()
@@ -65,8 +66,7 @@ class Addressee(ledger.Subscriber, Protocol):
     def timezone(self) -> str | None: ...
 
 
-@dataclass(frozen=True)
-class KeyUse:
+class KeyUse(msgspec.Struct, frozen=True):
     """What an idempotency key answered first: replayed for a repeat with the same request."""
 
     request_hash: str | None
@@ -357,6 +357,8 @@ def apply_profile(recipient: Recipient, fields: dict[str, object]) -> None:
 
 
 def _addresses(recipients: Iterable[Addressee], channels: set[str]) -> list[suppression.Key]:
+    if channels.isdisjoint(suppression.ADDRESSED):  # push, in-app, webhook: no address to check
+        return []
     return [
         (channel, address)
         for r in recipients

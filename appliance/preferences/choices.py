@@ -8,15 +8,17 @@ that channel of that category, then the category's default.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+import msgspec
 
 from ..config.schema import CategoryConfig, Channel, DefaultChoice
 
 
-@dataclass(frozen=True)
-class Choices:
+class Choices(msgspec.Struct, frozen=True):
     unsubscribed_all: bool = False
-    explicit: Mapping[tuple[str, str], bool] = field(default_factory=dict)  # (category, channel) -> on
+    explicit: Mapping[tuple[str, str], bool] = msgspec.field(
+        default_factory=dict
+    )  # (category, channel) -> on
 
     def get(self, category: str, channel: Channel | str) -> bool | None:
         return self.explicit.get((category, str(channel)))
