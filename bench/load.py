@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +50,7 @@ class Load:
 
 
 async def hammer(
-    url: str,
+    url: str | Sequence[str],
     body: Body,
     *,
     connections: int,
@@ -59,14 +59,16 @@ async def hammer(
     expect: int = 202,
     header_fn: Callable[[int], dict[str, str]] | None = None,
 ) -> Load:
-    """POST `body(n)` to `url` from `connections` loops until `duration_s` has passed."""
+    """POST `body(n)` to `url` from `connections` loops until `duration_s` has passed; given
+    several URLs (replicas of one API), the loops take them in turn."""
+    urls = [url] if isinstance(url, str) else list(url)
     counter = iter(range(1 << 62))
     deadline = time.perf_counter() + duration_s
     load = Load(duration_s=duration_s)
     connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
 
-        async def loop() -> None:
+        async def loop(url: str) -> None:
             while time.perf_counter() < deadline:
                 n = next(counter)
                 started = time.perf_counter()
@@ -88,6 +90,6 @@ async def hammer(
                     load.errors += 1
 
         began = time.perf_counter()
-        await asyncio.gather(*(loop() for _ in range(connections)))
+        await asyncio.gather(*(loop(urls[n % len(urls)]) for n in range(connections)))
         load.duration_s = time.perf_counter() - began  # the last answers come after the deadline
     return load

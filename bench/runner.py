@@ -33,6 +33,7 @@ class Plan:
     connections: int = 64  # G1, B and C
     batch_size: int = 500
     batch_connections: int = 4
+    replicas: int = 2  # G2 again on this many `clarion serve` processes: scaled mode's way to more cores
     workers: int = 2  # `clarion worker` processes in G3: one per core
     worker_threads: int = 16  # enough sends in flight for a 20 ms provider
     backlog: int = 4000
@@ -55,7 +56,7 @@ class Plan:
             noop_messages=300,
             connections=4,
             batch_size=20,
-            batch_connections=1,
+            batch_connections=2,
             workers=1,
             worker_threads=4,
             backlog=200,
@@ -104,7 +105,8 @@ def run_all(plan: Plan, workdir: Path) -> str:
         f"G1, B, C: {plan.connections} connections, {plan.load_s:g} s a run; G2: {plan.batch_size} per "
         f"request, {plan.batch_connections} connections; G3/G7: {plan.e2e_s:g} s a run after "
         f"{plan.warmup_s:g} s warm-up, backlog kept under {plan.backlog:,}; G3 with {plan.workers} "
-        f"`clarion worker` processes × {plan.worker_threads} threads; one `clarion serve` process.",
+        f"`clarion worker` processes × {plan.worker_threads} threads; one `clarion serve` process (G2 "
+        f"again on {plan.replicas}).",
     ]
     figures: dict[str, dict[str, float]] = {}
     with services.database() as url, services.redis_namespace() as namespace, services.processes() as running:
@@ -119,6 +121,8 @@ def run_all(plan: Plan, workdir: Path) -> str:
         if plan.scenarios & {"G1", "G2", "G3", "G4", "G6"}:
             base, api = services.serve(running, workdir, env)
             _ingest(plan, base, figures, lambda: services.cpu_s(api.pid))
+            if "G2" in plan.scenarios:
+                figures["G2 replicas"] = _ingest_replicated(plan, running, workdir, env, base, api.pid)
             _park_backlog(url, namespace)
             stack = Scaled(running, workdir, env, base, url, api.pid)
             if "G3" in plan.scenarios:
@@ -171,13 +175,35 @@ def _ingest(plan: Plan, base: str, figures: dict[str, dict[str, float]], cpu: Ca
     if "G2" in plan.scenarios:
         figures["G2"] = plan.repeat(
             lambda: ingest.batched(
-                base,
+                [base],
                 size=plan.batch_size,
                 connections=plan.batch_connections,
                 duration_s=plan.load_s,
                 cpu=cpu,
             )
         )
+
+
+def _ingest_replicated(
+    plan: Plan, running: services.Processes, workdir: Path, env: dict[str, str], base: str, api_pid: int
+) -> dict[str, float]:
+    """G2 on `plan.replicas` API processes side by side, as scaled mode runs them behind a load
+    balancer: the load generator spreads its connections over them."""
+    replicas = [services.serve(running, workdir, env) for _ in range(plan.replicas - 1)]
+    pids = [api_pid, *(process.pid for _, process in replicas)]
+    try:
+        return plan.repeat(
+            lambda: ingest.batched(
+                [base, *(other for other, _ in replicas)],
+                size=plan.batch_size,
+                connections=plan.batch_connections,
+                duration_s=plan.load_s,
+                cpu=lambda: services.cpu_s(*pids),
+            )
+        )
+    finally:
+        for _, process in replicas:
+            running.stop(process)
 
 
 def _park_backlog(url: str, namespace: str) -> None:
@@ -298,7 +324,7 @@ def _embedded(plan: Plan, workdir: Path) -> dict[str, dict[str, float]]:
         )
         batch = plan.repeat(
             lambda: ingest.batched(
-                base, size=plan.batch_size, connections=plan.batch_connections, duration_s=plan.load_s
+                [base], size=plan.batch_size, connections=plan.batch_connections, duration_s=plan.load_s
             )
         )
         e2e["rss MB"] = services.rss_mb(api.pid)
@@ -377,19 +403,24 @@ def _rows(plan: Plan, f: dict[str, dict[str, float]]) -> list[Row]:
                 rate >= 3000 and p99 <= 30 and (b is None or rate >= 0.6 * b),
             )
         )
-    if "G2" in f:
-        rate, p99 = f["G2"]["notifications/s"], f["G2"]["p99 ms"]
-        rows.append(
-            Row(
-                "G2",
-                f"batch API, {plan.batch_size} per request, {plan.batch_connections} connections",
-                f"{rate:,.0f} notifications/s, p99 {p99:.0f} ms{_cpu(f['G2'], 'notification')}",
-                f"B {b:,.0f} req/s" if b else "—",
-                rate / b if b else None,
-                "≥ 15,000/s, p99 ≤ 150 ms",
-                rate >= 15000 and p99 <= 150,
+    ingest_runs = {
+        "G2": f"batch API, {plan.batch_size} per request, {plan.batch_connections} connections",
+        "G2 replicas": f"the same on {plan.replicas} API processes (replicas), connections spread over them",
+    }
+    for name, scenario in ingest_runs.items():
+        if name in f:
+            rate, p99 = f[name]["notifications/s"], f[name]["p99 ms"]
+            rows.append(
+                Row(
+                    "G2",
+                    scenario,
+                    f"{rate:,.0f} notifications/s, p99 {p99:.0f} ms{_cpu(f[name], 'notification')}",
+                    f"B {b:,.0f} req/s" if b else "—",
+                    rate / b if b else None,
+                    "≥ 15,000/s, p99 ≤ 150 ms",
+                    rate >= 15000 and p99 <= 150,
+                )
             )
-        )
     for delay in (0, 20):
         if f"G3 {delay}" in f:
             rate = f[f"G3 {delay}"]["deliveries/s"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..load import hammer
 from ..services import AUTH
@@ -39,14 +39,20 @@ def single(
 
 
 def batched(
-    base: str, *, size: int, connections: int, duration_s: float, cpu: Callable[[], float] | None = None
+    bases: Sequence[str],
+    *,
+    size: int,
+    connections: int,
+    duration_s: float,
+    cpu: Callable[[], float] | None = None,
 ) -> dict[str, float]:
-    """G2: `size` notifications per POST /v1/notifications/batch."""
+    """G2: `size` notifications per POST /v1/notifications/batch, the connections spread over
+    the API's replicas at `bases`. `cpu`: theirs, in seconds so far."""
     cpu_before = cpu() if cpu else 0.0
     tag = f"g2-{uuid.uuid4().hex[:6]}"
     load = asyncio.run(
         hammer(
-            f"{base}/v1/notifications/batch",
+            [f"{base}/v1/notifications/batch" for base in bases],
             lambda n: requests.batch(n, size=size, tag=tag),
             connections=connections,
             duration_s=duration_s,
