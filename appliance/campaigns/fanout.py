@@ -13,7 +13,7 @@ Its lock is FOR NO KEY UPDATE, like every lock of a campaign row (campaigns/lock
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -204,7 +204,7 @@ def _paced(dispatches: tuple[Dispatch, ...], rate: Rate | None, now: datetime) -
         return dispatches
     step = timedelta(seconds=rate.period_s / rate.count)
     return tuple(
-        replace(d, not_before=max(d.not_before or now, now + step * index))
+        structs.replace(d, not_before=max(d.not_before or now, now + step * index))
         for index, d in enumerate(dispatches)
     )
 
