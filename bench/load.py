@@ -62,6 +62,8 @@ async def hammer(
     """POST `body(n)` to `url` from `connections` loops until `duration_s` has passed; given
     several URLs (replicas of one API), the loops take them in turn."""
     urls = [url] if isinstance(url, str) else list(url)
+    if connections < len(urls):  # a replica without load would still count in its CPU figures
+        raise ValueError(f"{connections} connections cannot reach {len(urls)} URLs")
     counter = iter(range(1 << 62))
     deadline = time.perf_counter() + duration_s
     load = Load(duration_s=duration_s)

@@ -191,16 +191,19 @@ def _ingest_replicated(
     balancer: the load generator spreads its connections over them."""
     replicas = [services.serve(running, workdir, env) for _ in range(plan.replicas - 1)]
     pids = [api_pid, *(process.pid for _, process in replicas)]
-    try:
-        return plan.repeat(
-            lambda: ingest.batched(
-                [base, *(other for other, _ in replicas)],
-                size=plan.batch_size,
-                connections=plan.batch_connections,
-                duration_s=plan.load_s,
-                cpu=lambda: services.cpu_s(*pids),
-            )
+
+    def run(duration_s: float) -> dict[str, float]:
+        return ingest.batched(
+            [base, *(other for other, _ in replicas)],
+            size=plan.batch_size,
+            connections=plan.batch_connections,
+            duration_s=duration_s,
+            cpu=lambda: services.cpu_s(*pids),
         )
+
+    try:
+        run(min(plan.warmup_s, plan.load_s))  # the new replicas start cold; the first API is warm
+        return plan.repeat(lambda: run(plan.load_s))
     finally:
         for _, process in replicas:
             running.stop(process)
