@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from subprocess import Popen
 
@@ -34,6 +35,7 @@ class Plan:
     batch_size: int = 500
     batch_connections: int = 4
     replicas: int = 2  # G2 again on this many `clarion serve` processes: scaled mode's way to more cores
+    replica_batch_sizes: tuple[int, ...] = (500, 250)  # the issue's range is 100-1,000 per request
     workers: int = 2  # `clarion worker` processes in G3: one per core
     worker_threads: int = 16  # enough sends in flight for a 20 ms provider
     backlog: int = 4000
@@ -57,6 +59,7 @@ class Plan:
             connections=4,
             batch_size=20,
             batch_connections=2,
+            replica_batch_sizes=(20,),
             workers=1,
             worker_threads=4,
             backlog=200,
@@ -122,7 +125,7 @@ def run_all(plan: Plan, workdir: Path) -> str:
             base, api = services.serve(running, workdir, env)
             _ingest(plan, base, figures, lambda: services.cpu_s(api.pid))
             if "G2" in plan.scenarios:
-                figures["G2 replicas"] = _ingest_replicated(plan, running, workdir, env, base, api.pid)
+                figures.update(_ingest_replicated(plan, running, workdir, env, base, api.pid))
             _park_backlog(url, namespace)
             stack = Scaled(running, workdir, env, base, url, api.pid)
             if "G3" in plan.scenarios:
@@ -186,24 +189,28 @@ def _ingest(plan: Plan, base: str, figures: dict[str, dict[str, float]], cpu: Ca
 
 def _ingest_replicated(
     plan: Plan, running: services.Processes, workdir: Path, env: dict[str, str], base: str, api_pid: int
-) -> dict[str, float]:
+) -> dict[str, dict[str, float]]:
     """G2 on `plan.replicas` API processes side by side, as scaled mode runs them behind a load
-    balancer: the load generator spreads its connections over them."""
+    balancer: the load generator spreads its connections over them. At each of the plan's batch
+    sizes: fewer items in flight, a shorter wait for each request."""
     replicas = [services.serve(running, workdir, env) for _ in range(plan.replicas - 1)]
     pids = [api_pid, *(process.pid for _, process in replicas)]
 
-    def run(duration_s: float) -> dict[str, float]:
+    def run(duration_s: float, size: int) -> dict[str, float]:
         return ingest.batched(
             [base, *(other for other, _ in replicas)],
-            size=plan.batch_size,
+            size=size,
             connections=plan.batch_connections,
             duration_s=duration_s,
             cpu=lambda: services.cpu_s(*pids),
         )
 
     try:
-        run(min(plan.warmup_s, plan.load_s))  # the new replicas start cold; the first API is warm
-        return plan.repeat(lambda: run(plan.load_s))
+        run(min(plan.warmup_s, plan.load_s), plan.batch_size)  # new replicas start cold; the first is warm
+        return {
+            f"G2 replicas {size}": plan.repeat(partial(run, plan.load_s, size))
+            for size in plan.replica_batch_sizes
+        }
     finally:
         for _, process in replicas:
             running.stop(process)
@@ -408,7 +415,11 @@ def _rows(plan: Plan, f: dict[str, dict[str, float]]) -> list[Row]:
         )
     ingest_runs = {
         "G2": f"batch API, {plan.batch_size} per request, {plan.batch_connections} connections",
-        "G2 replicas": f"the same on {plan.replicas} API processes (replicas), connections spread over them",
+        **{
+            f"G2 replicas {size}": f"the same, {size} per request, on {plan.replicas} API processes "
+            "(replicas) that the connections are spread over"
+            for size in plan.replica_batch_sizes
+        },
     }
     for name, scenario in ingest_runs.items():
         if name in f:

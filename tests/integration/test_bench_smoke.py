@@ -50,6 +50,6 @@ def test_every_scenario_runs_tiny_and_writes_its_row(pg_server: str, redis_url: 
     ):
         assert target in table
     assert table.count("| G3 |") == 2  # provider latency 0 ms and 20 ms
-    assert table.count("| G2 |") == 2  # one API process, then two replicas
+    assert table.count("| G2 |") == 2  # one API process, then two replicas (one batch size in the smoke run)
     assert "deliveries/s" in table and "median of 1" in table
     assert bench_databases() <= before  # its throwaway database is gone
