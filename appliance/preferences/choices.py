@@ -16,9 +16,8 @@ from ..config.schema import CategoryConfig, Channel, DefaultChoice
 
 class Choices(msgspec.Struct, frozen=True):
     unsubscribed_all: bool = False
-    explicit: Mapping[tuple[str, str], bool] = msgspec.field(
-        default_factory=dict
-    )  # (category, channel) -> on
+    # (category, channel) -> on
+    explicit: Mapping[tuple[str, str], bool] = msgspec.field(default_factory=dict)
 
     def get(self, category: str, channel: Channel | str) -> bool | None:
         return self.explicit.get((category, str(channel)))
