@@ -140,7 +140,10 @@ class WorkerRuntime:
         with bound(campaign_id=campaign_id):
             while True:
                 batch = await fan_out_batch(self._database, self.catalog, campaign, lane, utcnow())
-                self.dispatcher.dispatch(batch.dispatches)  # a refused one is re-sent once its lease lapses
+                # A refused one is re-sent once its lease lapses. In a thread: Dramatiq's enqueue is a
+                # blocking round trip to Redis per message, and this event loop also runs the
+                # process's other lanes, which plan and write meanwhile.
+                await asyncio.to_thread(self.dispatcher.dispatch, batch.dispatches)
                 if not batch.more:
                     return
                 if batch.next_in or time.monotonic() >= until:  # paced, or other work's turn
