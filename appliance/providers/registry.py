@@ -92,9 +92,7 @@ class _Types(Mapping[str, ProviderType]):
         self._registry = registry
 
     def __getitem__(self, type_name: str) -> ProviderType:
-        if type_name not in self._registry.names():
-            raise KeyError(type_name)
-        cls = self._registry[type_name]
+        cls = self._registry[type_name]  # KeyError for a name neither built in nor a plugin's
         return ProviderType(options=cls.Options, channels=cls.channels)
 
     def __iter__(self) -> Iterator[str]:

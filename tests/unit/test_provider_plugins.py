@@ -266,3 +266,13 @@ def test_shipped_plugins_import_only_the_provider_interface(path: Path) -> None:
         elif isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
     assert {name for name in imported if name.split(".")[0] == "appliance"} <= ALLOWED_FOR_PLUGINS
+
+
+def test_each_built_in_name_is_its_class_type_name_and_an_unknown_name_is_not_a_type() -> None:
+    types = ProviderRegistry().types()
+
+    for name in BUILTIN:
+        assert ProviderRegistry()[name].type_name == name
+    assert "pigeon" not in types
+    with pytest.raises(KeyError):
+        types["pigeon"]
