@@ -29,9 +29,10 @@ def sync_url(url: str) -> URL:
 
 
 class Database:
-    """One async engine and its session factory. Create one per event loop."""
+    """One async engine and its session factory. Create one per event loop. `foreground`: its
+    transactions answer requests, and on SQLite take the write turn ahead of the workers'."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, foreground: bool = False) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         options: dict[str, Any] = {}
@@ -41,7 +42,7 @@ class Database:
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_use_lifo=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
-            take_turns(self.engine)
+            take_turns(self.engine, foreground=foreground)
         else:
             _plan_with_the_parameters(self.engine)
             _ping_after_idle(self.engine)

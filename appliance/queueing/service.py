@@ -8,7 +8,6 @@ the database, so none is lost or sent twice by the switch.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import threading
@@ -52,7 +51,6 @@ def serve_workers(settings: Settings, catalog: Catalog, start: StartWorkers) -> 
 
 def delivery_workers(settings: Settings, queues: set[str] | None, threads: int | None) -> StartWorkers:
     """Start workers on `queues` (all when None) for each catalog they are given."""
-    _fast_event_loops()
 
     def start(catalog: Catalog) -> dramatiq.Worker:
         worker = WorkerRuntime(settings, catalog).worker(queues=queues, threads=threads)
@@ -63,15 +61,3 @@ def delivery_workers(settings: Settings, queues: set[str] | None, threads: int |
         return worker
 
     return start
-
-
-def _fast_event_loops() -> None:
-    """Dramatiq's event-loop thread makes its loop through the policy: uvloop's where it is
-    installed, as uvicorn does for the API. Every database wait registers a reader with the loop,
-    which costs uvloop less than asyncio's selector loop (a high-priority send took ~9 % less of
-    a worker's CPU, measured)."""
-    try:
-        import uvloop
-    except ImportError:  # not built for every platform; asyncio's own loop works the same
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())

@@ -59,7 +59,7 @@ class Services:
             from ..db.migrate import upgrade
 
             upgrade(self.settings.database_url)
-        self.database = Database(self.settings.database_url)
+        self.database = Database(self.settings.database_url, foreground=True)
         self.committer = GroupCommit(self.database, self.dispatcher, self.catalog)
         if self.settings.embedded:
             self.circuits = self.runtime.circuits

@@ -1,7 +1,7 @@
-"""SQLite's writers take turns (db/sqlite_writers.py): in the order they came, across the event
-loops of one process; a turn given up — by commit, rollback, cancellation or a broken
-connection — goes to the next writer at once, and one never given up fails the writers after it
-loudly, as SQLite's busy timeout would."""
+"""SQLite's writers take turns (db/sqlite_writers.py): in the order they came, the foreground's
+(the API's) first but never all the turns, across the event loops of one process; a turn given
+up — by commit, rollback, cancellation or a broken connection — goes to the next writer at once,
+and one never given up fails the writers after it loudly, as SQLite's busy timeout would."""
 
 from __future__ import annotations
 
@@ -36,10 +36,48 @@ async def test_turns_go_in_the_order_asked() -> None:
     assert order == [0, 1, 2, 3, 4]
 
 
-async def test_a_writer_cancelled_while_waiting_leaves_the_queue() -> None:
+async def _queued(
+    turns: WriteTurns, order: list[str], *writers: tuple[str, bool]
+) -> list[asyncio.Task[None]]:
+    """Queue `writers` (name, foreground) behind the turn held now, one after the other."""
+
+    async def writer(name: str, foreground: bool) -> None:
+        await turns.acquire(foreground=foreground)
+        order.append(name)
+        turns.release()
+
+    tasks = []
+    for name, foreground in writers:
+        tasks.append(asyncio.create_task(writer(name, foreground)))
+        await asyncio.sleep(0)  # queued in this order
+    return tasks
+
+
+async def test_foreground_writers_go_ahead_of_background_ones_that_came_first() -> None:
+    turns, order = WriteTurns(), []
+    await turns.acquire()
+    tasks = await _queued(turns, order, ("b1", False), ("b2", False), ("f1", True), ("f2", True))
+    turns.release()
+    await asyncio.gather(*tasks)
+    assert order == ["f1", "f2", "b1", "b2"]
+
+
+async def test_a_waiting_background_writer_gets_a_turn_after_a_run_of_foreground_ones() -> None:
+    turns, order = WriteTurns(), []
+    await turns.acquire()
+    run = sqlite_writers.FOREGROUND_RUN
+    foreground = [(f"f{n}", True) for n in range(run + 2)]
+    tasks = await _queued(turns, order, ("b", False), *foreground)
+    turns.release()
+    await asyncio.gather(*tasks)
+    assert order == [name for name, _ in foreground[:run]] + ["b"] + [name for name, _ in foreground[run:]]
+
+
+@pytest.mark.parametrize("foreground", [False, True])
+async def test_a_writer_cancelled_while_waiting_leaves_the_queue(foreground: bool) -> None:
     turns = WriteTurns()
     await turns.acquire()
-    gave_up = asyncio.create_task(turns.acquire())
+    gave_up = asyncio.create_task(turns.acquire(foreground=foreground))
     await asyncio.sleep(0.01)
     gave_up.cancel()
     with pytest.raises(asyncio.CancelledError):
