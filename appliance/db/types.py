@@ -38,14 +38,22 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
-@functools.lru_cache(maxsize=256)
 def _sqlite_text(value: datetime | None) -> str | None:
     """SQLAlchemy's SQLite storage format, microseconds always written so that text order is
     time order, made by `isoformat` in C: SQLAlchemy's own %-format of a dict was a sixth of
-    the embedded API's Python time in batch ingest (measured). Cached: a batch writes the same
-    few instants on each of its rows (its time, the leases), 1.2 µs a value made, 60 ns found."""
-    utc = _utc(value)
-    return None if utc is None else utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+    the embedded API's Python time in batch ingest (measured)."""
+    if value is None:
+        return None
+    # In UTC before the cache: two wall times of a zone an hour apart in the autumn (`fold`)
+    # are equal as keys, yet different instants.
+    return _utc_text(value if value.tzinfo is UTC else _utc(value))
+
+
+@functools.lru_cache(maxsize=256)
+def _utc_text(value: datetime) -> str:
+    """Cached: a batch writes the same few instants on each of its rows (its time, the leases),
+    1.2 µs a value made, 60 ns found."""
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def utcnow() -> datetime:

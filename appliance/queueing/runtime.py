@@ -192,7 +192,7 @@ def _on_loop(coroutine: object) -> None:
 
 def _fast_event_loops() -> None:
     """Dramatiq's event-loop thread makes its loop through the policy: uvloop's where it is
-    installed, as uvicorn does for the API. Every database wait registers a reader with the loop,
+    installed (uvicorn runs the API on it too). Every database wait registers a reader with the loop,
     which costs uvloop less than asyncio's selector loop (a high-priority send took ~9 % less of
     a worker's CPU, measured). The embedded mode's deliveries run on this loop too."""
     try:

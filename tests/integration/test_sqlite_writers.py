@@ -53,7 +53,7 @@ async def _queued(
     return tasks
 
 
-async def test_foreground_writers_go_ahead_of_background_ones_that_came_first() -> None:
+async def test_foreground_writers_go_ahead_of_background_ones_that_came_just_before() -> None:
     turns, order = WriteTurns(), []
     await turns.acquire()
     tasks = await _queued(turns, order, ("b1", False), ("b2", False), ("f1", True), ("f2", True))
@@ -62,15 +62,33 @@ async def test_foreground_writers_go_ahead_of_background_ones_that_came_first() 
     assert order == ["f1", "f2", "b1", "b2"]
 
 
-async def test_a_waiting_background_writer_gets_a_turn_after_a_run_of_foreground_ones() -> None:
+async def test_a_background_writer_waits_no_longer_than_its_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Foreground writers keep coming, each holding the turn a little: the background writers
+    queued meanwhile go once they are overdue, in the order they came, ahead of later requests."""
+    monkeypatch.setattr(sqlite_writers, "BACKGROUND_DELAY_S", 0.05)
     turns, order = WriteTurns(), []
     await turns.acquire()
-    run = sqlite_writers.FOREGROUND_RUN
-    foreground = [(f"f{n}", True) for n in range(run + 2)]
-    tasks = await _queued(turns, order, ("b", False), *foreground)
-    turns.release()
-    await asyncio.gather(*tasks)
-    assert order == [name for name, _ in foreground[:run]] + ["b"] + [name for name, _ in foreground[run:]]
+
+    async def writer(name: str, foreground: bool) -> None:
+        await turns.acquire(foreground=foreground)
+        order.append(name)
+        await asyncio.sleep(0.01)
+        turns.release()
+
+    background = [asyncio.create_task(writer(f"b{n}", False)) for n in range(3)]
+    foreground = []
+    for n in range(20):  # a steady stream, one every 10 ms
+        foreground.append(asyncio.create_task(writer(f"f{n}", True)))
+        await asyncio.sleep(0)  # queued
+        if n == 0:
+            turns.release()
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(asyncio.gather(*background, *foreground), 5)
+    started = [order.index(f"b{n}") for n in range(3)]
+    assert started == sorted(started)  # among themselves, in the order they came
+    assert order[0] == "f0"  # the request that came after them went first
+    assert max(started) < 12  # ~5 turns of 10 ms late, not behind all twenty
+    assert order.index("f19") > max(started)
 
 
 @pytest.mark.parametrize("foreground", [False, True])

@@ -4,6 +4,7 @@ or comparisons between rows written before and after would go wrong."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -50,3 +51,12 @@ def test_sqlite_round_trip_keeps_the_instant_and_orders_by_time(values: list[dat
     assert all(v.tzinfo is UTC for v in read)
     assert earlier == []
     assert same and all(v == first for v in same)
+
+
+def test_the_two_wall_times_of_an_autumn_hour_are_two_instants() -> None:
+    """Equal as keys in their zone (`fold` is left out of comparisons), an hour apart in UTC."""
+    process = UTCDateTime().bind_processor(sqlite.dialect())
+    assert process is not None
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=ZoneInfo("America/New_York"))
+    second = first.replace(fold=1)
+    assert (process(first), process(second)) == ("2026-11-01 05:30:00.000000", "2026-11-01 06:30:00.000000")
