@@ -65,7 +65,7 @@ async def fan_out_batch(
 ) -> Batch:
     """Plan the lane's next batch; finish the phase when this was the last lane to run out."""
     try:
-        async with database.transaction() as session:
+        async with database.transaction(deferred=True) as session:
             campaign = await session.get(Campaign, campaign_id)
             if campaign is None or campaign.state != CampaignState.SENDING or not campaign.lanes:
                 return Batch()  # paused, cancelled or finished meanwhile: stop here

@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from .sqlite_writers import take_turns
+from .sqlite_writers import DEFERRED, take_turns
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 _SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
@@ -29,10 +29,9 @@ def sync_url(url: str) -> URL:
 
 
 class Database:
-    """One async engine and its session factory. Create one per event loop. `foreground`: its
-    transactions answer requests, and on SQLite take the write turn ahead of the workers'."""
+    """One async engine and its session factory. Create one per event loop."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, foreground: bool = False) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         options: dict[str, Any] = {}
@@ -42,29 +41,35 @@ class Database:
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_use_lifo=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
-            take_turns(self.engine, foreground=foreground)
+            take_turns(self.engine)
         else:
             _plan_with_the_parameters(self.engine)
             _ping_after_idle(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._deferred_sessions = (
+            async_sessionmaker(self.engine.execution_options(**{DEFERRED: True}), expire_on_commit=False)
+            if self.is_sqlite
+            else self.sessions
+        )
         self._autocommit_sessions = async_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
         )
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits on success and rolls back on error."""
-        async with self.sessions() as session, session.begin():
+    async def transaction(self, *, deferred: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session whose work commits on success and rolls back on error. `deferred`: it starts
+        work nobody waits on yet, and on SQLite lets requests go first (db/sqlite_writers.py)."""
+        async with (self._deferred_sessions if deferred else self.sessions)() as session, session.begin():
             yield session
 
     @asynccontextmanager
-    async def autocommit(self) -> AsyncIterator[AsyncSession]:
+    async def autocommit(self, *, deferred: bool = False) -> AsyncIterator[AsyncSession]:
         """A session whose statements each commit on their own, for work that is one write
         statement and reads: no BEGIN and COMMIT round trips around it (writes that must go
         together bring their own transaction, as db/bulk.py does). On SQLite, whose writers
         take the write lock up front (db/sqlite_writers.py), a transaction as usual."""
         if self.is_sqlite:
-            async with self.transaction() as session:
+            async with self.transaction(deferred=deferred) as session:
                 yield session
             return
         async with self._autocommit_sessions() as session:

@@ -1,5 +1,5 @@
 """SQLite's one writer: its transactions take turns in this process, in the order they came,
-the API's ahead of the workers'.
+new deliveries' claims a second later.
 
 SQLite lets one transaction write at a time. A transaction that finds the lock taken waits in
 SQLite's busy handler, which sleeps and retries — 1, 2, 5 … up to 100 ms between tries — so
@@ -12,14 +12,17 @@ other processes (a `clarion db upgrade` run beside it).
 The queue spans event loops: the API and the in-process workers each run their own loop and
 engine on the same file.
 
-A request's transaction is foreground: someone waits on its answer, while a delivery's claim or
-record waits on nobody. A background writer is served as if it had come BACKGROUND_DELAY_S
-later than it did: requests that come meanwhile go first, and none that comes after that goes
-ahead of it, so none of the workers' writes is held back much longer than the delay, however
-long a flood of requests lasts. First come, first served, the workers took half the process from a batch
-ingest (G7: 7,500 notifications/s and 740 deliveries/s during it); served 1 s late, 12,100 and
-160 (0.25 s: 9,900 and 430; 0.5 s: 10,800 and 275; measured). Deliveries, an OTP among them,
-go on meanwhile, a second later.
+A transaction opened as deferred — a worker's claim of a parcel, a campaign's next fan-out
+batch: the start of work nobody waits on yet — is served as if it had come DEFERRED_S later
+than it did. Requests that come meanwhile go first; none that comes after that goes ahead of it,
+however long a flood of requests lasts. The rest of a delivery's writes (its frequency slots,
+its record) finish work already begun and take their turn as they come, as requests do. So
+during a flood each worker thread takes on a parcel about a second apart, and ingest keeps most
+of the process. First come, first served, the workers took half of it from a batch ingest (G7:
+7,500 notifications/s and 740 deliveries/s during it); claims a second later, 10,800 and 240
+(two seconds: 11,500 and 130; measured, the first of three 10 s rounds). Letting the API's
+transactions go first as a whole was quicker still, but then each of a worker's writes paid the
+delay, and a parcel's fifty frequency slots queued for the pool's 30 s timeout.
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_only
 
 _HOLDS = "clarion_holds_sqlite_write_turn"
-#: s later than it came that a background writer is served (module docstring).
-BACKGROUND_DELAY_S = 1.0
+#: The execution option that marks a transaction deferred (`Database.transaction(deferred=True)`).
+DEFERRED = "clarion_deferred_write_turn"
+#: s later than it came that a deferred transaction is served (module docstring).
+DEFERRED_S = 1.0
 #: As long as SQLite's own busy timeout (below): a turn never given back fails loudly, not silently.
 TURN_TIMEOUT_S = 30.0
 _LOCKED = f"database is locked: no write turn within {TURN_TIMEOUT_S:g} s"
@@ -46,23 +51,23 @@ _LOCKED = f"database is locked: no write turn within {TURN_TIMEOUT_S:g} s"
 
 class WriteTurns:
     """A lock for coroutines of any event loop, handed to waiters in the order they came, a
-    background waiter counted as coming BACKGROUND_DELAY_S later (module docstring)."""
+    deferred one counted as coming DEFERRED_S later (module docstring)."""
 
     def __init__(self) -> None:
         self._mutex = threading.Lock()
         self._held = False
-        # By foreground: (when its turn is due, waiter), in the order they came.
-        self._queues: dict[bool, deque[tuple[float, asyncio.Future[None]]]] = {True: deque(), False: deque()}
+        # By deferred: (when its turn is due, waiter), in the order they came.
+        self._queues: dict[bool, deque[tuple[float, asyncio.Future[None]]]] = {False: deque(), True: deque()}
 
-    async def acquire(self, timeout_s: float | None = None, *, foreground: bool = False) -> None:
+    async def acquire(self, timeout_s: float | None = None, *, deferred: bool = False) -> None:
         """Raises TimeoutError after `timeout_s` in the queue (and leaves it)."""
-        queue = self._queues[foreground]
+        queue = self._queues[deferred]
         with self._mutex:
             if not self._held:
                 self._held = True
                 return
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            entry = (time.monotonic() + (0.0 if foreground else BACKGROUND_DELAY_S), waiter)
+            entry = (time.monotonic() + (DEFERRED_S if deferred else 0.0), waiter)
             queue.append(entry)
         async with asyncio.timeout(timeout_s):
             try:
@@ -89,7 +94,7 @@ class WriteTurns:
             self.release()
 
     def _next(self) -> asyncio.Future[None] | None:
-        """The waiter due first; a tie goes to the foreground."""
+        """The waiter due first; a tie goes to the one not deferred."""
         waiting = [queue for queue in self._queues.values() if queue]
         if not waiting:
             return None
@@ -107,11 +112,10 @@ _turns: dict[str, WriteTurns] = {}
 _turns_mutex = threading.Lock()
 
 
-def take_turns(engine: AsyncEngine, *, foreground: bool) -> None:
+def take_turns(engine: AsyncEngine) -> None:
     """Make `engine`'s transactions on its SQLite file wait for their turn, then begin with the
     write lock (BEGIN IMMEDIATE), so that a read turning into a write midway cannot fail with
-    "database is locked"; the turn ends as the connection goes back to the pool. `foreground`:
-    the engine answers requests (module docstring)."""
+    "database is locked"; the turn ends as the connection goes back to the pool."""
     with _turns_mutex:
         turns = _turns.setdefault(str(engine.url), WriteTurns())
 
@@ -130,7 +134,8 @@ def take_turns(engine: AsyncEngine, *, foreground: bool) -> None:
         # A connection may begin again before it goes back (commit, then more statements).
         if not connection.info.get(_HOLDS):
             try:
-                await_only(turns.acquire(TURN_TIMEOUT_S, foreground=foreground))
+                deferred = bool(connection.get_execution_options().get(DEFERRED))
+                await_only(turns.acquire(TURN_TIMEOUT_S, deferred=deferred))
             except TimeoutError as exc:  # as SQLite's busy timeout would say it
                 raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(_LOCKED)) from exc
             connection.info[_HOLDS] = True

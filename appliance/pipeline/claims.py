@@ -116,7 +116,8 @@ async def claim(
     per-category choices cannot change the verdict (a category they may not opt out of), so
     they are not read.
     """
-    async with database.autocommit() as session:
+    # Deferred: on SQLite, requests that come within a second of it go first (db/sqlite_writers.py).
+    async with database.autocommit(deferred=True) as session:
         taken = await _take(session, delivery_ids, now, lease)
         if not taken:
             return []

@@ -42,7 +42,6 @@ class Services:
     runtime: WorkerRuntime
     reload: Reload | None = None
     database: Database = field(init=False)
-    _jobs_database: Database = field(init=False)
     committer: GroupCommit = field(init=False)  # what the API's sends go through
     circuits: CircuitStore = field(init=False)
     scheduler: Scheduler = field(init=False)
@@ -61,10 +60,7 @@ class Services:
             from ..db.migrate import upgrade
 
             upgrade(self.settings.database_url)
-        self.database = Database(self.settings.database_url, foreground=True)
-        # Scheduled jobs answer no request: on SQLite their writes wait behind the requests'.
-        sqlite = self.database.is_sqlite
-        self._jobs_database = Database(self.settings.database_url) if sqlite else self.database
+        self.database = Database(self.settings.database_url)
         self.committer = GroupCommit(self.database, self.dispatcher, self.catalog)
         if self.settings.embedded:
             self.circuits = self.runtime.circuits
@@ -80,7 +76,7 @@ class Services:
         self.sign_ins = LoginThrottle(limiter, self.catalog.config.server.sign_in)
         await self.feed.start()
         self.scheduler = Scheduler(self.settings.database_url)
-        await self.scheduler.start(JobContext(self._jobs_database, self.dispatcher, self.catalog))
+        await self.scheduler.start(JobContext(self.database, self.dispatcher, self.catalog))
 
     async def stop(self) -> None:
         await self.scheduler.stop()  # first: its running jobs still use the database and workers
@@ -88,8 +84,6 @@ class Services:
         if self.worker is not None:
             # In a thread: its threads' last records may wait on a write turn handed on by this loop.
             await asyncio.to_thread(self.worker.stop)
-        if self._jobs_database is not self.database:
-            await self._jobs_database.dispose()
         await self.database.dispose()
         if self._redis is not None:
             await self._redis.aclose()

@@ -1,5 +1,5 @@
-"""SQLite's writers take turns (db/sqlite_writers.py): in the order they came, the foreground's
-(the API's) first but never all the turns, across the event loops of one process; a turn given
+"""SQLite's writers take turns (db/sqlite_writers.py): in the order they came, a deferred one (a
+new parcel's claim) as if a little later, across the event loops of one process; a turn given
 up — by commit, rollback, cancellation or a broken connection — goes to the next writer at once,
 and one never given up fails the writers after it loudly, as SQLite's busy timeout would."""
 
@@ -39,63 +39,85 @@ async def test_turns_go_in_the_order_asked() -> None:
 async def _queued(
     turns: WriteTurns, order: list[str], *writers: tuple[str, bool]
 ) -> list[asyncio.Task[None]]:
-    """Queue `writers` (name, foreground) behind the turn held now, one after the other."""
+    """Queue `writers` (name, deferred) behind the turn held now, one after the other."""
 
-    async def writer(name: str, foreground: bool) -> None:
-        await turns.acquire(foreground=foreground)
+    async def writer(name: str, deferred: bool) -> None:
+        await turns.acquire(deferred=deferred)
         order.append(name)
         turns.release()
 
     tasks = []
-    for name, foreground in writers:
-        tasks.append(asyncio.create_task(writer(name, foreground)))
+    for name, deferred in writers:
+        tasks.append(asyncio.create_task(writer(name, deferred)))
         await asyncio.sleep(0)  # queued in this order
     return tasks
 
 
-async def test_foreground_writers_go_ahead_of_background_ones_that_came_just_before() -> None:
+async def test_writers_go_ahead_of_deferred_ones_that_came_just_before() -> None:
     turns, order = WriteTurns(), []
     await turns.acquire()
-    tasks = await _queued(turns, order, ("b1", False), ("b2", False), ("f1", True), ("f2", True))
+    tasks = await _queued(turns, order, ("d1", True), ("d2", True), ("w1", False), ("w2", False))
     turns.release()
     await asyncio.gather(*tasks)
-    assert order == ["f1", "f2", "b1", "b2"]
+    assert order == ["w1", "w2", "d1", "d2"]
 
 
-async def test_a_background_writer_waits_no_longer_than_its_delay(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Foreground writers keep coming, each holding the turn a little: the background writers
-    queued meanwhile go once they are overdue, in the order they came, ahead of later requests."""
-    monkeypatch.setattr(sqlite_writers, "BACKGROUND_DELAY_S", 0.05)
+async def test_a_deferred_writer_waits_about_its_delay_however_many_come_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Writers keep coming, each holding the turn a little: the deferred ones queued meanwhile go
+    once they are due, in the order they came, ahead of writers that came later."""
+    monkeypatch.setattr(sqlite_writers, "DEFERRED_S", 0.05)
     turns, order = WriteTurns(), []
     await turns.acquire()
 
-    async def writer(name: str, foreground: bool) -> None:
-        await turns.acquire(foreground=foreground)
+    async def writer(name: str, deferred: bool) -> None:
+        await turns.acquire(deferred=deferred)
         order.append(name)
         await asyncio.sleep(0.01)
         turns.release()
 
-    background = [asyncio.create_task(writer(f"b{n}", False)) for n in range(3)]
-    foreground = []
+    deferred = [asyncio.create_task(writer(f"d{n}", True)) for n in range(3)]
+    others = []
     for n in range(20):  # a steady stream, one every 10 ms
-        foreground.append(asyncio.create_task(writer(f"f{n}", True)))
+        others.append(asyncio.create_task(writer(f"w{n}", False)))
         await asyncio.sleep(0)  # queued
         if n == 0:
             turns.release()
         await asyncio.sleep(0.01)
-    await asyncio.wait_for(asyncio.gather(*background, *foreground), 5)
-    started = [order.index(f"b{n}") for n in range(3)]
+    await asyncio.wait_for(asyncio.gather(*deferred, *others), 5)
+    started = [order.index(f"d{n}") for n in range(3)]
     assert started == sorted(started)  # among themselves, in the order they came
-    assert order[0] == "f0"  # the request that came after them went first
+    assert order[0] == "w0"  # the writer that came after them went first
     assert max(started) < 12  # ~5 turns of 10 ms late, not behind all twenty
-    assert order.index("f19") > max(started)
+    assert order.index("w19") > max(started)
 
 
-@pytest.mark.parametrize("foreground", [False, True])
-async def test_a_writer_cancelled_while_waiting_leaves_the_queue(foreground: bool) -> None:
+@on_sqlite
+async def test_a_deferred_transaction_lets_one_that_came_after_it_go_first(database: Database) -> None:
+    """Through the engine: `transaction(deferred=True)` reaches the turn as an execution option."""
+    order: list[str] = []
+
+    async def write(name: str, deferred: bool) -> None:
+        async with database.transaction(deferred=deferred) as session:
+            await session.execute(text("SELECT 1"))
+            order.append(name)
+
+    async with database.transaction() as holder:
+        await holder.execute(text("SELECT 1"))  # holds the turn
+        claim = asyncio.create_task(write("deferred", True))
+        await asyncio.sleep(0.05)
+        request = asyncio.create_task(write("request", False))
+        await asyncio.sleep(0.05)
+    await asyncio.wait_for(asyncio.gather(claim, request), 5)
+    assert order == ["request", "deferred"]
+
+
+@pytest.mark.parametrize("deferred", [False, True])
+async def test_a_writer_cancelled_while_waiting_leaves_the_queue(deferred: bool) -> None:
     turns = WriteTurns()
     await turns.acquire()
-    gave_up = asyncio.create_task(turns.acquire(foreground=foreground))
+    gave_up = asyncio.create_task(turns.acquire(deferred=deferred))
     await asyncio.sleep(0.01)
     gave_up.cancel()
     with pytest.raises(asyncio.CancelledError):
