@@ -31,7 +31,7 @@ def sync_url(url: str) -> URL:
 class Database:
     """One async engine and its session factory. Create one per event loop."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, deferred_room: int = 0) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         options: dict[str, Any] = {}
@@ -39,6 +39,11 @@ class Database:
             # Last in, first out: under light load the same few connections stay in use (and
             # unpinged, below) while the rest idle.
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_use_lifo=True)
+        elif self.url.database not in (None, "", ":memory:"):  # a file: a pool of connections
+            # A deferred transaction waits for its turn holding a connection (the turn is taken as
+            # it begins): room for `deferred_room` of them beyond SQLAlchemy's default 5 + 10, so
+            # that the writes of parcels under way do not wait on the pool behind them.
+            options.update(max_overflow=10 + deferred_room)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
             take_turns(self.engine)
@@ -57,8 +62,10 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self, *, deferred: bool = False) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits on success and rolls back on error. `deferred`: it starts
-        work nobody waits on yet, and on SQLite lets requests go first (db/sqlite_writers.py)."""
+        """A session whose work commits on success and rolls back on error. `deferred`: it begins
+        work that may start a little later; on SQLite, transactions that come up to a second
+        after it go first (db/sqlite_writers.py) — an order only, it still begins IMMEDIATE.
+        Nothing changes on PostgreSQL."""
         async with (self._deferred_sessions if deferred else self.sessions)() as session, session.begin():
             yield session
 
@@ -67,7 +74,8 @@ class Database:
         """A session whose statements each commit on their own, for work that is one write
         statement and reads: no BEGIN and COMMIT round trips around it (writes that must go
         together bring their own transaction, as db/bulk.py does). On SQLite, whose writers
-        take the write lock up front (db/sqlite_writers.py), a transaction as usual."""
+        take the write lock up front (db/sqlite_writers.py), a transaction as usual, `deferred`
+        as there."""
         if self.is_sqlite:
             async with self.transaction(deferred=deferred) as session:
                 yield session

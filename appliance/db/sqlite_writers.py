@@ -1,5 +1,5 @@
 """SQLite's one writer: its transactions take turns in this process, in the order they came,
-new deliveries' claims a second later.
+the start of new work (a parcel's claim, a fan-out batch) as if a second later.
 
 SQLite lets one transaction write at a time. A transaction that finds the lock taken waits in
 SQLite's busy handler, which sleeps and retries — 1, 2, 5 … up to 100 ms between tries — so
@@ -12,17 +12,19 @@ other processes (a `clarion db upgrade` run beside it).
 The queue spans event loops: the API and the in-process workers each run their own loop and
 engine on the same file.
 
-A transaction opened as deferred — a worker's claim of a parcel, a campaign's next fan-out
-batch: the start of work nobody waits on yet — is served as if it had come DEFERRED_S later
-than it did. Requests that come meanwhile go first; none that comes after that goes ahead of it,
-however long a flood of requests lasts. The rest of a delivery's writes (its frequency slots,
-its record) finish work already begun and take their turn as they come, as requests do. So
-during a flood each worker thread takes on a parcel about a second apart, and ingest keeps most
-of the process. First come, first served, the workers took half of it from a batch ingest (G7:
-7,500 notifications/s and 740 deliveries/s during it); claims a second later, 10,800 and 240
-(two seconds: 11,500 and 130; measured, the first of three 10 s rounds). Letting the API's
-transactions go first as a whole was quicker still, but then each of a worker's writes paid the
-delay, and a parcel's fifty frequency slots queued for the pool's 30 s timeout.
+A transaction opened as deferred — a worker's claim of a parcel that is not high-priority, a
+campaign's next fan-out batch: the start of work nobody waits on yet — is served as if it had
+come DEFERRED_S later than it did. Any transaction that is not deferred and comes meanwhile (a
+request's, above all) goes first; none that comes after that goes ahead of it, however long a
+flood of requests lasts. The rest of a delivery's writes (its frequency slots, its record)
+finish work already begun and take their turn as they come. So during a flood each worker
+thread takes on a parcel about a second apart, and ingest keeps most of the process. First
+come, first served, the workers took half of it from a batch ingest (G7: 7,500 notifications/s
+and 740 deliveries/s during it); claims a second later, 10,800 and 240 (two seconds: 11,500
+and 130; measured, the first of three 10 s rounds). Letting the API's transactions go first as
+a whole was quicker still, but then each of a worker's writes paid the delay, and a parcel's
+fifty frequency slots would have queued toward the pool's 30 s timeout (a reading, not
+measured: the benchmarks set no frequency caps).
 """
 
 from __future__ import annotations

@@ -104,6 +104,7 @@ async def claim(
     now: datetime,
     lease: timedelta,
     heeds_choices: Callable[[str], bool] = lambda category: True,
+    deferred: bool = False,
 ) -> list[Claimed]:
     """Take the deliveries for `lease`; those settled already or held by another worker's live
     lease are left out (a duplicate message, or a sweep's resend).
@@ -114,10 +115,10 @@ async def claim(
     costs (docs/benchmarks.md). What else a send depends on is read after it, only where some
     delivery of the parcel needs it. `heeds_choices(category)` False: the recipient's
     per-category choices cannot change the verdict (a category they may not opt out of), so
-    they are not read.
+    they are not read. `deferred`: the parcel may start a little later; on SQLite, writers that
+    come up to a second after it go first (db/sqlite_writers.py).
     """
-    # Deferred: on SQLite, requests that come within a second of it go first (db/sqlite_writers.py).
-    async with database.autocommit(deferred=True) as session:
+    async with database.autocommit(deferred=deferred) as session:
         taken = await _take(session, delivery_ids, now, lease)
         if not taken:
             return []

@@ -58,9 +58,10 @@ class Courier:
         self.dispatcher = dispatcher
         self.clock = clock
 
-    async def deliver(self, delivery_ids: Sequence[str]) -> None:
+    async def deliver(self, delivery_ids: Sequence[str], *, urgent: bool = False) -> None:
         """One parcel: claimed together, sent side by side, recorded together, then what follows
-        (fallback channels, retries after their delay) enqueued once the record is committed."""
+        (fallback channels, retries after their delay) enqueued once the record is committed.
+        Not `urgent` (a high-priority queue's): its claim is deferred (db/sqlite_writers.py)."""
         delivery = self.catalog.config.delivery
         claimed = await claim(
             self.database,
@@ -68,6 +69,7 @@ class Courier:
             now=self.clock(),
             lease=delivery.lease,
             heeds_choices=self._heeds_choices,
+            deferred=not urgent,
         )  # those settled already or leased by another worker are left out: duplicate messages
         rounds = await asyncio.gather(*(self._round(each) for each in claimed))
         follow_ups = await record(self.database, rounds, now=self.clock(), queue_lease=delivery.queue_lease)

@@ -14,7 +14,7 @@ import dramatiq
 from ..config.schema import Channel, Priority
 
 FanOutHandler = Callable[[str, int | None], Awaitable[None]]
-ParcelHandler = Callable[[Sequence[str]], Awaitable[None]]
+ParcelHandler = Callable[[Sequence[str], Priority], Awaitable[None]]
 
 #: Delivery ids per message at most. A parcel is claimed and recorded in one transaction each:
 #: the database round trips, not the provider call, are what a delivery costs. Bounded so that
@@ -61,7 +61,7 @@ class DeliveryActors:
                 self.actors[channel, priority] = dramatiq.Actor(
                     # The ids are the message's arguments: a message of one id, as older
                     # releases sent, is a parcel of one.
-                    _renamed(lambda *delivery_ids: handler(delivery_ids), name),
+                    _renamed(lambda *delivery_ids, p=priority: handler(delivery_ids, p), name),
                     broker=broker,
                     actor_name=name,
                     queue_name=queue_name(channel, priority),

@@ -22,6 +22,7 @@ from dramatiq.middleware import AsyncIO, Middleware
 from ..campaigns.fanout import fan_out_batch, open_lanes
 from ..campaigns.recovery import watch
 from ..catalog import Catalog
+from ..config.schema import Priority
 from ..db.engine import Database
 from ..db.types import utcnow
 from ..inbox.feed import Feed, MemoryFeed
@@ -72,7 +73,9 @@ class WorkerRuntime:
         self.feed: Feed = MemoryFeed()
 
     async def start(self) -> None:
-        self._database = Database(self.settings.database_url)
+        # Each worker thread may hold a deferred claim or fan-out batch at a time.
+        threads = self.catalog.config.delivery.worker_threads
+        self._database = Database(self.settings.database_url, deferred_room=threads)
         if self.settings.embedded:
             await release_all(self._database, now=utcnow())
         else:
@@ -119,10 +122,10 @@ class WorkerRuntime:
         if self._redis is not None:
             await self._redis.aclose()
 
-    async def handle(self, delivery_ids: Sequence[str]) -> None:
+    async def handle(self, delivery_ids: Sequence[str], priority: Priority) -> None:
         if self._courier is None:
             raise RuntimeError("this process does not run delivery workers (start `clarion worker`)")
-        await self._courier.deliver(delivery_ids)
+        await self._courier.deliver(delivery_ids, urgent=priority is Priority.HIGH)
 
     async def fan_out(self, campaign_id: str, lane: int | None = None) -> None:
         """A lane's batches for up to FAN_OUT_SLICE_S, then a message for the rest of it, enqueued

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
 import dramatiq
@@ -16,7 +17,7 @@ from appliance.pipeline.store import Dispatch
 from appliance.queueing.actors import PARCEL, DeliveryActors
 
 
-async def _ignored(argument: object) -> None:
+async def _ignored(*arguments: object) -> None:
     raise AssertionError("no worker runs here")
 
 
@@ -43,3 +44,18 @@ def test_ids_go_in_parcels_of_one_queue_and_one_due_time_in_the_order_given() ->
     assert [i for parcel in parcels for i in parcel] == [str(d.delivery_id) for d in now_due]
     assert _waiting(broker, "email.normal") == [(str(email.delivery_id),)]
     assert _waiting(broker, dq_name("webhook.normal")) == [tuple(str(d.delivery_id) for d in deferred)]
+
+
+async def test_a_parcel_reaches_its_handler_with_its_queue_priority() -> None:
+    """The courier defers the claims of all but high-priority parcels (db/sqlite_writers.py)."""
+    handled: list[tuple[tuple[str, ...], Priority]] = []
+
+    async def handler(delivery_ids: Sequence[str], priority: Priority) -> None:
+        handled.append((tuple(delivery_ids), priority))
+
+    actors = DeliveryActors(
+        StubBroker(), [Channel.SMS], handler, fan_out=_ignored, time_limit=timedelta(minutes=1)
+    )
+    for priority in Priority:  # the coroutine itself, not Dramatiq's sync wrapper around it
+        await actors.actors[Channel.SMS, priority].fn.__wrapped__("a", "b")
+    assert handled == [(("a", "b"), priority) for priority in Priority]
