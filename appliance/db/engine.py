@@ -23,6 +23,13 @@ def async_url(url: str) -> URL:
     return parsed.set(drivername=_ASYNC_DRIVERS.get(parsed.get_backend_name(), parsed.drivername))
 
 
+def sqlite_file(url: URL) -> str | None:
+    """The file of an SQLite database; None for one in memory, or for PostgreSQL."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
+
+
 def sync_url(url: str) -> URL:
     parsed = make_url(url)
     return parsed.set(drivername=_SYNC_DRIVERS.get(parsed.get_backend_name(), parsed.drivername))
@@ -39,7 +46,7 @@ class Database:
             # Last in, first out: under light load the same few connections stay in use (and
             # unpinged, below) while the rest idle.
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_use_lifo=True)
-        elif self.url.database not in (None, "", ":memory:"):  # a file: a pool of connections
+        elif sqlite_file(self.url):  # in memory, one connection and no pool
             # A deferred transaction waits for its turn holding a connection (the turn is taken as
             # it begins): room for `deferred_room` of them beyond SQLAlchemy's default 5 + 10, so
             # that the writes of parcels under way do not wait on the pool behind them.

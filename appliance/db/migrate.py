@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 
 from ..paths import MIGRATIONS_DIR
-from .engine import sync_url
+from .engine import sqlite_file, sync_url
 
 
 def alembic_config(url: str) -> Config:
@@ -24,6 +24,6 @@ def upgrade(url: str) -> None:
 
 
 def _ensure_sqlite_directory(url: str) -> None:
-    parsed = sync_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_file(sync_url(url))
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return _sqlite_text if dialect.name == "sqlite" else super().bind_processor(dialect)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return _utc(value)
+        return None if value is None else _utc(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -30,9 +30,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
+def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTCDateTime column")
     return value.astimezone(UTC)

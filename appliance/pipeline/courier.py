@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from ..catalog import Catalog
-from ..config.schema import CategoryConfig, Channel, RetryPolicy
+from ..config.schema import CategoryConfig, Channel, Priority, RetryPolicy
 from ..db.engine import Database
 from ..db.models import CampaignState, DeliveryStatus
 from ..db.types import utcnow
@@ -58,10 +58,11 @@ class Courier:
         self.dispatcher = dispatcher
         self.clock = clock
 
-    async def deliver(self, delivery_ids: Sequence[str], *, urgent: bool = False) -> None:
-        """One parcel: claimed together, sent side by side, recorded together, then what follows
-        (fallback channels, retries after their delay) enqueued once the record is committed.
-        Not `urgent` (a high-priority queue's): its claim is deferred (db/sqlite_writers.py)."""
+    async def deliver(self, delivery_ids: Sequence[str], priority: Priority) -> None:
+        """One parcel of `priority`'s queue: claimed together, sent side by side, recorded
+        together, then what follows (fallback channels, retries after their delay) enqueued once
+        the record is committed. A claim that is not high-priority is deferred
+        (db/sqlite_writers.py): an OTP starts at once, a newsletter can wait behind requests."""
         delivery = self.catalog.config.delivery
         claimed = await claim(
             self.database,
@@ -69,7 +70,7 @@ class Courier:
             now=self.clock(),
             lease=delivery.lease,
             heeds_choices=self._heeds_choices,
-            deferred=not urgent,
+            deferred=priority is not Priority.HIGH,
         )  # those settled already or leased by another worker are left out: duplicate messages
         rounds = await asyncio.gather(*(self._round(each) for each in claimed))
         follow_ups = await record(self.database, rounds, now=self.clock(), queue_lease=delivery.queue_lease)

@@ -125,7 +125,7 @@ class WorkerRuntime:
     async def handle(self, delivery_ids: Sequence[str], priority: Priority) -> None:
         if self._courier is None:
             raise RuntimeError("this process does not run delivery workers (start `clarion worker`)")
-        await self._courier.deliver(delivery_ids, urgent=priority is Priority.HIGH)
+        await self._courier.deliver(delivery_ids, priority)
 
     async def fan_out(self, campaign_id: str, lane: int | None = None) -> None:
         """A lane's batches for up to FAN_OUT_SLICE_S, then a message for the rest of it, enqueued

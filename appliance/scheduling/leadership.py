@@ -20,6 +20,8 @@ from typing import IO, Protocol
 import psycopg
 from sqlalchemy.engine import URL
 
+from ..db.engine import sqlite_file
+
 log = logging.getLogger(__name__)
 
 #: "Clar" in ASCII: fits in 32 bits, so pg_locks shows it as `objid` with `classid` 0.
@@ -51,9 +53,8 @@ def lock_for(url: URL) -> LeaderLock:
     if backend == "postgresql":
         return PostgresLock(url)
     if backend == "sqlite":
-        if url.database in (None, "", ":memory:"):
-            return AlwaysLeader()
-        return FileLock(Path(f"{url.database}.scheduler-lock"))
+        path = sqlite_file(url)
+        return FileLock(Path(f"{path}.scheduler-lock")) if path else AlwaysLeader()
     raise ValueError(f"no leader lock for {backend!r} databases; use PostgreSQL or SQLite")
 
 
