@@ -14,6 +14,7 @@ from ..audiences.segments import segment_rules
 from ..catalog import Catalog
 from ..config.units import parse_duration
 from ..db.models import Campaign, CampaignState, Delivery, DeliveryStatus, Notification, Topic
+from ..db.unindexed import unindexed
 from ..errors import NotFound, RequestRejected
 from .lifecycle import ACTIONS, can_move, launch_target
 from .locking import for_change
@@ -106,7 +107,7 @@ async def _stand_down(session: AsyncSession, campaign_id: uuid.UUID, now: dateti
         update(Delivery)
         .where(
             Delivery.notification_id.in_(ours),
-            Delivery.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.HELD)),
+            unindexed(Delivery.status).in_((DeliveryStatus.QUEUED, DeliveryStatus.HELD)),
         )
         .values(
             status=DeliveryStatus.SKIPPED,

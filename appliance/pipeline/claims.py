@@ -17,6 +17,7 @@ from ..config.schema import Channel
 from ..db.among import among, among_param
 from ..db.engine import Database
 from ..db.models import Campaign, Delivery, DeliveryStatus, Device, Notification, Recipient
+from ..db.unindexed import unindexed
 from ..preferences import ledger
 from ..preferences.choices import Choices
 from ..preferences.verdict import Standing
@@ -76,9 +77,10 @@ class Claimed:
 
 def claimable(now: datetime | BindParameter[datetime]) -> Any:
     """Queued, or held by a worker whose lease ran out (it died or lost its way)."""
+    status = unindexed(Delivery.status)  # claims name their ids: looked up by those
     return or_(
-        Delivery.status == DeliveryStatus.QUEUED,
-        (Delivery.status == DeliveryStatus.SENDING) & (Delivery.lease_expires_at < now),
+        status == DeliveryStatus.QUEUED,
+        (status == DeliveryStatus.SENDING) & (Delivery.lease_expires_at < now),
     )
 
 
@@ -92,7 +94,7 @@ def _holds_fallbacks() -> Any:
     return (
         exists()
         .where(sibling.c.notification_id == deliveries.c.notification_id)
-        .where(sibling.c.status == DeliveryStatus.HELD)
+        .where(unindexed(sibling.c.status) == DeliveryStatus.HELD)
         .label("holds_fallbacks")
     )
 

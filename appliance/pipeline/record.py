@@ -33,6 +33,7 @@ from ..db.among import among
 from ..db.bulk import insert_rows
 from ..db.engine import Database
 from ..db.models import Attempt, Delivery, DeliveryStatus, Device, SuppressionReason
+from ..db.unindexed import unindexed
 from ..providers.base import OutcomeKind
 from . import suppression
 from .claims import Claimed
@@ -130,7 +131,7 @@ async def _settle_deliveries(
         table.update()
         .where(
             among(session, table.c.id, changes),
-            table.c.status == DeliveryStatus.SENDING,
+            unindexed(table.c.status) == DeliveryStatus.SENDING,
             # Still ours: a worker that outlived its lease finds the try count moved on by the
             # next claim and records its attempts without overwriting that worker's outcome.
             table.c.attempt_count == _per_delivery(table.c.attempt_count, tries, len(changes)),
@@ -258,7 +259,7 @@ async def _stand_down(session: AsyncSession, rounds: Sequence[Round], now: datet
             update(Delivery)
             .where(
                 among(session, Delivery.notification_id, notification_ids),
-                Delivery.status == DeliveryStatus.HELD,
+                unindexed(Delivery.status) == DeliveryStatus.HELD,
             )
             .values(
                 status=DeliveryStatus.SKIPPED, last_error=f"not needed: sent on {channel}", updated_at=now
@@ -273,7 +274,9 @@ async def _follow_fallback(
         return []  # no channel of its notification waits on this one
     if settlement.status is not DeliveryStatus.THROTTLED and settlement.status not in NOT_OUT:
         return []  # sent (see _stand_down) or waiting for a retry: nothing follows yet
-    held = (Delivery.notification_id == claimed.notification_id) & (Delivery.status == DeliveryStatus.HELD)
+    held = (Delivery.notification_id == claimed.notification_id) & (
+        unindexed(Delivery.status) == DeliveryStatus.HELD
+    )
     if settlement.status is DeliveryStatus.THROTTLED:
         await session.execute(
             update(Delivery)

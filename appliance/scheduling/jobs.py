@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from ..config.schema import Channel, Priority
 from ..db.models import Delivery, DeliveryStatus
 from ..db.types import utcnow
+from ..db.unindexed import unindexed
 from ..pipeline.store import Dispatch, Stored
 from .context import JobContext, job_context
 from .scheduler import Scheduler
@@ -74,7 +75,8 @@ async def _release(context: JobContext, notification_ids: list[uuid.UUID]) -> in
             await session.execute(
                 select(Delivery.id, Delivery.channel, Delivery.priority, Delivery.not_before)
                 .where(
-                    Delivery.notification_id.in_(notification_ids), Delivery.status == DeliveryStatus.QUEUED
+                    Delivery.notification_id.in_(notification_ids),
+                    unindexed(Delivery.status) == DeliveryStatus.QUEUED,
                 )
                 .with_for_update(skip_locked=True)  # one a sweep or a worker holds right now is theirs
             )

@@ -1,0 +1,128 @@
+"""SQLite finds a parcel's deliveries by their ids and notifications, never by their status
+(db/unindexed.py): with a backlog of queued deliveries, a claim that read every queued row
+held the one write turn longer the longer the backlog grew."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, update
+
+from appliance.db.engine import Database, sqlite_file
+from appliance.db.models import Delivery, DeliveryStatus
+from appliance.pipeline.claims import claim
+from appliance.pipeline.record import Round, record
+from appliance.pipeline.settle import Settlement
+from appliance.pipeline.store import Dispatch
+from appliance.providers.base import Outcome, OutcomeKind
+
+from .test_record import LEASE, NOW, queued_deliveries, tried
+
+STATUS_INDEX = "ix_deliveries_status_lease"
+
+
+#: The shared fixture's SQLite side only: PostgreSQL plans with statistics.
+on_sqlite = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+
+
+class Plans:
+    """Each statement the engine runs, with its parameters, to ask SQLite how it plans it."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.statements: list[tuple[str, Any]] = []
+        event.listen(database.engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(
+        self, _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
+    ) -> None:
+        if not many and "deliveries" in statement:
+            self.statements.append((statement, parameters))
+
+    def using(self, index: str) -> list[str]:
+        """The statements seen whose plan looks rows up through `index`."""
+        path = sqlite_file(self.database.url)
+        assert path is not None
+        with sqlite3.connect(path) as connection:
+            return [
+                statement
+                for statement, parameters in self.statements
+                if any(
+                    index in row[3]
+                    for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                )
+            ]
+
+
+async def fail_one_send_one(
+    database: Database, failing_id: uuid.UUID, sending_id: uuid.UUID
+) -> list[Dispatch]:
+    """Claim the two as one parcel; record the first failed for good and the second sent."""
+    failing, sending = await claim(database, [failing_id, sending_id], now=NOW, lease=LEASE)
+    assert failing.delivery_id == failing_id
+    return await record(
+        database,
+        [
+            Round(
+                failing,
+                Settlement(DeliveryStatus.FAILED, error="bounced"),
+                [tried(Outcome(OutcomeKind.PERMANENT))],
+            ),
+            Round(
+                sending,
+                Settlement(DeliveryStatus.SENT, provider_message_id="pm-1"),
+                [tried(Outcome.sent("pm-1"))],
+            ),
+        ],
+        now=NOW,
+        queue_lease=LEASE,
+    )
+
+
+@on_sqlite
+async def test_a_parcel_is_claimed_and_recorded_by_its_ids(database: Database) -> None:
+    await queued_deliveries(database, 300)  # the backlog the status index would lead through
+    failing, sending = await queued_deliveries(database, 2)
+    plans = Plans(database)
+
+    await fail_one_send_one(database, failing, sending)
+
+    assert len(plans.statements) >= 3  # the take, the read of what was taken, the settling
+    assert plans.using(STATUS_INDEX) == []
+
+
+@on_sqlite
+async def test_held_fallbacks_are_found_by_their_notification(database: Database) -> None:
+    """A fallback channel waits, held, on its notification's first: a claim asks whether one
+    waits, a failure releases it, a send stands it down. Each by the notification."""
+    await queued_deliveries(database, 300)
+    first, fallback, other_first, other_fallback = await queued_deliveries(database, 4)
+    async with database.transaction() as session:
+        for delivery_id, waits_on in ((fallback, first), (other_fallback, other_first)):
+            notification_id = (
+                update(Delivery)
+                .where(Delivery.id == waits_on)
+                .values(position=0)
+                .returning(Delivery.notification_id)
+            )
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id)
+                .values(
+                    status=DeliveryStatus.HELD,
+                    position=1,
+                    notification_id=(await session.execute(notification_id)).scalar_one(),
+                )
+            )
+    plans = Plans(database)
+
+    released = await fail_one_send_one(database, first, other_first)
+
+    assert [dispatch.delivery_id for dispatch in released] == [fallback]
+    async with database.sessions() as session:
+        statuses = dict((await session.execute(select(Delivery.id, Delivery.status))).all())
+    assert (statuses[fallback], statuses[other_fallback]) == ("queued", "skipped")
+    assert plans.using(STATUS_INDEX) == []
