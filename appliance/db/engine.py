@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
 from sqlalchemy import event, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError
@@ -51,7 +52,7 @@ class Database:
             # it begins): room for `deferred_room` of them beyond SQLAlchemy's default 5 + 10, so
             # that the writes of parcels under way do not wait on the pool behind them.
             options.update(max_overflow=10 + deferred_room)
-        self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        self.engine: AsyncEngine = create_async_engine(self.url, json_serializer=_json_text, **options)
         if self.is_sqlite:
             take_turns(self.engine)
         else:
@@ -92,6 +93,12 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _json_text(value: Any) -> str:
+    # The JSON columns' text as msgspec writes it: 0.1 µs a value where json.dumps takes 1.7
+    # (db/bulk.py), on every notification's data.
+    return msgspec.json.encode(value).decode()
 
 
 def _plan_with_the_parameters(engine: AsyncEngine) -> None:
