@@ -118,7 +118,7 @@ class _Statement:
         quoted = ", ".join(f'"{name}"' for name in names)
         return cls(
             insert=f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" * len(names))})',
-            values=_values(given, [_default(column) for column in defaulted]),
+            values=_values(given, defaulted),
             processors=processors,
         )
 
@@ -200,7 +200,7 @@ async def _layout(session: AsyncSession, table: Table, given: tuple[str, ...]) -
             oids=[types[name].oid for name in names],
             insert=f'INSERT INTO "{table.name}" ({quoted}) SELECT * FROM unnest({arrays})',
             json={n: _JSON[types[name].name] for n, name in enumerate(names) if types[name].name in _JSON},
-            values=_values(given, [_default(column) for column in defaulted]),
+            values=_values(given, defaulted),
         )
         _layouts[(*where, given)] = layout
     return layout
@@ -219,12 +219,15 @@ async def _read_column_types(session: AsyncSession, where: tuple[str, str]) -> d
     return _column_types[where]
 
 
-def _values(
-    given: tuple[str, ...], defaults: list[Callable[[], Any]]
-) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+def _values(given: tuple[str, ...], defaulted: list[Any]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A row's values of the columns `given`, then the defaults of the columns `defaulted`."""
     get = itemgetter(*given) if len(given) > 1 else lambda row: (row[given[0]],)
-    if not defaults:
+    if not defaulted:
         return get  # type: ignore[return-value]
+    if all(column.default.is_scalar for column in defaulted):  # a delivery's try count: 0
+        fixed = tuple(column.default.arg for column in defaulted)
+        return lambda row: get(row) + fixed
+    defaults = [_default(column) for column in defaulted]
     return lambda row: (*get(row), *(default() for default in defaults))
 
 
