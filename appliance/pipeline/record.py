@@ -264,6 +264,7 @@ async def _stand_down(session: AsyncSession, rounds: Sequence[Round], now: datet
             .values(
                 status=DeliveryStatus.SKIPPED, last_error=f"not needed: sent on {channel}", updated_at=now
             )
+            .execution_options(synchronize_session=False)  # no Delivery in the session to keep in step
         )
 
 
@@ -282,6 +283,7 @@ async def _follow_fallback(
             update(Delivery)
             .where(held)
             .values(status=DeliveryStatus.THROTTLED, last_error=settlement.error, updated_at=now)
+            .execution_options(synchronize_session=False)
         )
         return []
     following = (

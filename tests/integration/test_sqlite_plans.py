@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from appliance.pipeline.settle import Settlement
 from appliance.pipeline.store import Dispatch
 from appliance.providers.base import Outcome, OutcomeKind
 
-from .test_record import LEASE, NOW, queued_deliveries, tried
+from .parcels import LEASE, NOW, queued_deliveries, tried
 
 STATUS_INDEX = "ix_deliveries_status_lease"
 
@@ -57,40 +58,30 @@ class Plans:
             ]
 
 
-async def fail_one_send_one(
-    database: Database, failing_id: uuid.UUID, sending_id: uuid.UUID
-) -> list[Dispatch]:
-    """Claim the two as one parcel; record the first failed for good and the second sent."""
-    failing, sending = await claim(database, [failing_id, sending_id], now=NOW, lease=LEASE)
-    assert failing.delivery_id == failing_id
-    return await record(
-        database,
-        [
-            Round(
-                failing,
-                Settlement(DeliveryStatus.FAILED, error="bounced"),
-                [tried(Outcome(OutcomeKind.PERMANENT))],
-            ),
-            Round(
-                sending,
-                Settlement(DeliveryStatus.SENT, provider_message_id="pm-1"),
-                [tried(Outcome.sent("pm-1"))],
-            ),
-        ],
-        now=NOW,
-        queue_lease=LEASE,
+async def fail_one_send_rest(database: Database, parcel: Sequence[uuid.UUID]) -> list[Dispatch]:
+    """Claim `parcel` together; record its first delivery failed for good and the rest sent."""
+    failing, *sending = await claim(database, parcel, now=NOW, lease=LEASE)
+    assert [failing.delivery_id, *(each.delivery_id for each in sending)] == list(parcel)
+    failed = Round(
+        failing, Settlement(DeliveryStatus.FAILED, error="bounced"), [tried(Outcome(OutcomeKind.PERMANENT))]
     )
+    sent = [
+        Round(each, Settlement(DeliveryStatus.SENT, provider_message_id="pm"), [tried(Outcome.sent("pm"))])
+        for each in sending
+    ]
+    return await record(database, [failed, *sent], now=NOW, queue_lease=LEASE)
 
 
 @on_sqlite
 async def test_a_parcel_is_claimed_and_recorded_by_its_ids(database: Database) -> None:
     await queued_deliveries(database, 300)  # the backlog the status index would lead through
-    failing, sending = await queued_deliveries(database, 2)
+    parcel = await queued_deliveries(database, 50)  # a full one: its ids are an IN list
     plans = Plans(database)
 
-    await fail_one_send_one(database, failing, sending)
+    await fail_one_send_rest(database, parcel)
 
-    assert len(plans.statements) >= 3  # the take, the read of what was taken, the settling
+    updates = [statement for statement, _ in plans.statements if statement.startswith("UPDATE deliveries")]
+    assert len(updates) == 2  # the take and the settling
     assert plans.using(STATUS_INDEX) == []
 
 
@@ -119,7 +110,7 @@ async def test_held_fallbacks_are_found_by_their_notification(database: Database
             )
     plans = Plans(database)
 
-    released = await fail_one_send_one(database, first, other_first)
+    released = await fail_one_send_rest(database, [first, other_first])
 
     assert [dispatch.delivery_id for dispatch in released] == [fallback]
     async with database.sessions() as session:

@@ -6,7 +6,6 @@ each POST redirects (303) to the campaign's page, which reloads itself while the
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -165,9 +164,10 @@ def _defaults(catalog: Catalog) -> dict[str, str]:
 def campaign_in(values: Mapping[str, str]) -> CampaignIn:
     """The form as the API's request body, checked by the same rules; RequestRejected names the field."""
     try:
-        data = json.loads(values.get("data") or "{}")
-    except json.JSONDecodeError as exc:
-        raise RequestRejected("data", f"template data must be JSON: {exc.msg} at {exc.pos}") from None
+        # As the API decodes a body: no NaN, no lone surrogates, nothing the store cannot write back.
+        data = msgspec.json.decode(values.get("data") or "{}")
+    except msgspec.DecodeError as exc:
+        raise RequestRejected("data", f"template data must be JSON: {exc}") from None
     raw: dict[str, Any] = {
         "name": values.get("name", "").strip(),
         "category": values.get("category", ""),
