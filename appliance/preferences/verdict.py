@@ -72,6 +72,8 @@ def cap_reached(
 ) -> FrequencyCap | None:
     """The first cap already used up by the notifications `counted` (when each took its slot)."""
     times = list(counted)
+    if not times:  # no slot taken in the longest window: no cap (each allows one at least) is reached
+        return None
     for cap in caps:
         start = cap.window_start(now, zone)
         if sum(1 for at in times if at >= start) >= cap.count:

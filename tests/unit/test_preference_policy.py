@@ -454,6 +454,15 @@ def test_the_two_repeated_two_oclock_hours_are_different_hourly_windows() -> Non
     assert not reached(ONE_AN_HOUR, PARIS, second, local(PARIS, 2026, 10, 25, 2, 10, fold=0))
 
 
+def test_the_repeated_hours_differ_given_as_wall_times_too() -> None:
+    """Window starts are cached: by the instant, not by a wall time both readings share."""
+    zone = ZoneInfo(PARIS)
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=zone, fold=0)
+    second = datetime(2026, 10, 25, 2, 30, tzinfo=zone, fold=1)
+    assert ONE_AN_HOUR.window_start(first, zone) == utc(2026, 10, 25, 0, 0)
+    assert ONE_AN_HOUR.window_start(second, zone) == utc(2026, 10, 25, 1, 0)
+
+
 def test_a_day_whose_midnight_is_skipped_starts_when_the_clocks_jump() -> None:
     # Santiago, 2026-09-06: 24:00 (-04) becomes 01:00 (-03).
     zone = "America/Santiago"
