@@ -36,7 +36,7 @@ from typing import Any
 import msgspec
 import psycopg
 from psycopg.types.json import Json, Jsonb, set_json_dumps
-from sqlalchemy import Dialect, Table, text
+from sqlalchemy import Column, Dialect, Table, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -221,7 +221,9 @@ async def _read_column_types(session: AsyncSession, where: tuple[str, str]) -> d
     return _column_types[where]
 
 
-def _values(given: tuple[str, ...], defaulted: list[Any]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+def _values(
+    given: tuple[str, ...], defaulted: Sequence[Column[Any]]
+) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     """A row's values of the columns `given`, then the defaults of the columns `defaulted`."""
     get = itemgetter(*given) if len(given) > 1 else lambda row: (row[given[0]],)
     if not defaulted:
