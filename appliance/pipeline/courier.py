@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from ..catalog import Catalog
-from ..config.schema import CategoryConfig, Channel, Priority, RetryPolicy
+from ..config.schema import Channel, Priority, RetryPolicy
 from ..db.engine import Database
 from ..db.models import CampaignState, DeliveryStatus
 from ..db.types import utcnow
@@ -24,7 +24,8 @@ from ..errors import RenderError
 from ..observability import metrics
 from ..observability.context import bound
 from ..preferences.footer import opt_out_links
-from ..preferences.slots import take_slot
+from ..preferences.frequency import FrequencyCap
+from ..preferences.slots import Wanted, take_slots
 from ..preferences.verdict import blocked, quiet_until, unreachable_reason
 from ..providers.base import Provider
 from ..tracking.email import email_tracking
@@ -72,26 +73,80 @@ class Courier:
             heeds_choices=self._heeds_choices,
             deferred=priority is not Priority.HIGH,
         )  # those settled already or leased by another worker are left out: duplicate messages
-        rounds = await asyncio.gather(*(self._round(each) for each in claimed))
+        verdicts = await self._verdicts(claimed)
+        rounds = await asyncio.gather(
+            *(self._round(each, verdict) for each, verdict in zip(claimed, verdicts, strict=True))
+        )
         follow_ups = await record(self.database, rounds, now=self.clock(), queue_lease=delivery.queue_lease)
         self.dispatcher.dispatch(follow_ups)  # a refused one is re-sent by the sweeper once its lease lapses
         for done in rounds:
             _report(done)
 
-    async def _round(self, claimed: Claimed) -> Round:
-        """One round for a claimed delivery: check, then send unless the check settled it."""
+    async def _verdicts(self, claimed: Sequence[Claimed]) -> list[Settlement | None]:
+        """Each delivery's policy verdict (None: send it), the parcel's frequency slots taken
+        together, in one transaction."""
+        verdicts = [self._checked(each) for each in claimed]
+        capped = [
+            index
+            for index, each in enumerate(claimed)
+            if verdicts[index] is None and self._caps(each.category)
+        ]
+        if not capped:
+            return verdicts
+        now, policy = self.clock(), self.catalog.config.policy
+        wanted = [
+            Wanted(
+                claimed[index].notification_id,
+                (claimed[index].recipient.id, claimed[index].category),
+                self._caps(claimed[index].category),
+                claimed[index].standing.zone(policy),
+            )
+            for index in capped
+        ]
+        try:
+            reached = await take_slots(self.database, wanted, now)
+        except Exception as exc:  # the database went away: retry these, not the whole parcel
+            log.exception(
+                "parcel: its frequency slots could not be taken; %d will be tried again", len(capped)
+            )
+            reached = [exc] * len(capped)
+        for index, answer in zip(capped, reached, strict=True):
+            if isinstance(answer, Exception):
+                verdicts[index] = self._broken(claimed[index], answer)
+            elif answer is not None:
+                verdicts[index] = Settlement(
+                    DeliveryStatus.THROTTLED, error=f"frequency cap {answer} reached", spent_a_try=False
+                )
+        return verdicts
+
+    def _checked(self, claimed: Claimed) -> Settlement | None:
         with _bound(claimed):
             try:
-                settlement = await self._check_policy(claimed)
-                if settlement is not None:
-                    return Round(claimed, settlement)
+                return self._check_policy(claimed)
+            except Exception as exc:  # a bug: retry this one, not the parcel
+                log.exception(
+                    "delivery %s: its policy check failed; it will be tried again", claimed.delivery_id
+                )
+                return self._broken(claimed, exc)
+
+    async def _round(self, claimed: Claimed, verdict: Settlement | None) -> Round:
+        """One round for a claimed delivery: sent unless its policy verdict settled it."""
+        if verdict is not None:
+            return Round(claimed, verdict)
+        with _bound(claimed):
+            try:
                 return Round(claimed, *await self._send(claimed))
             except Exception as exc:  # a bug or a lost connection: retry this one, not the parcel
                 log.exception("delivery %s: its round failed; it will be tried again", claimed.delivery_id)
                 return Round(claimed, self._broken(claimed, exc))
 
-    async def _check_policy(self, claimed: Claimed) -> Settlement | None:
-        """Why this delivery must not go out now (skip, defer or throttle); None when it may."""
+    def _caps(self, category: str) -> tuple[FrequencyCap, ...]:
+        rules = self.catalog.config.categories.get(category)
+        return rules.frequency_cap if rules else ()
+
+    def _check_policy(self, claimed: Claimed) -> Settlement | None:
+        """Why this delivery must not go out now (skip, defer); None when it may, its frequency
+        slot aside (taken for the whole parcel: _verdicts)."""
         if claimed.campaign_state == CampaignState.CANCELLED:
             return Settlement(DeliveryStatus.SKIPPED, error="campaign cancelled", spent_a_try=False)
         if claimed.campaign_state == CampaignState.PAUSED:
@@ -112,21 +167,7 @@ class Courier:
         if until is not None:
             local = until.astimezone(claimed.standing.zone(policy))
             return _defer(until, now, f"quiet hours: deferred until {local:%H:%M} {local.tzname()}")
-        return await self._take_slot(claimed, rules, now)
-
-    async def _take_slot(self, claimed: Claimed, rules: CategoryConfig, now: datetime) -> Settlement | None:
-        if not rules.frequency_cap:
-            return None
-        zone = claimed.standing.zone(self.catalog.config.policy)
-        pair = (claimed.recipient.id, claimed.category)
-        reached = await take_slot(
-            self.database, claimed.notification_id, pair, rules.frequency_cap, zone, now
-        )
-        if reached is None:
-            return None
-        return Settlement(
-            DeliveryStatus.THROTTLED, error=f"frequency cap {reached} reached", spent_a_try=False
-        )
+        return None  # may go, once its frequency slot is taken (_verdicts)
 
     async def _send(self, claimed: Claimed) -> tuple[Settlement, list[AttemptRecord]]:
         config = self.catalog.config

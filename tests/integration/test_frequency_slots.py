@@ -17,7 +17,7 @@ from appliance.db.migrate import upgrade
 from appliance.db.models import Notification, Recipient
 from appliance.db.types import utcnow
 from appliance.preferences.frequency import parse_caps
-from appliance.preferences.slots import take_slot
+from appliance.preferences.slots import Wanted, take_slots
 
 UTC = ZoneInfo("UTC")
 
@@ -56,9 +56,9 @@ async def test_of_two_workers_taking_the_last_slot_at_once_only_one_gets_it(pg_u
         caps, now = parse_caps("1/day"), utcnow()
         pair = (recipient.id, "marketing")
         results = await asyncio.gather(
-            *(take_slot(database, n.id, pair, caps, UTC, now) for n in (first, second))
+            *(take_slots(database, [Wanted(n.id, pair, caps, UTC)], now) for n in (first, second))
         )
-        assert sorted(r is None for r in results) == [False, True]  # one slot taken, one cap reached
+        assert sorted(r is None for [r] in results) == [False, True]  # one slot taken, one cap reached
 
         async with database.sessions() as session:
             counted = list(
@@ -84,3 +84,26 @@ async def test_a_new_notification_for_the_recipient_does_not_wait_for_the_slot_l
         lock = select(Recipient.id).where(Recipient.id == recipient.id).with_for_update(key_share=True)
         await holding.execute(lock)
         await asyncio.wait_for(insert(), timeout=5)  # FOR UPDATE would block this until the commit
+
+
+async def test_a_parcel_counts_its_own_slots_and_keeps_those_taken_before(database: Database) -> None:
+    """One transaction for a parcel's slots: the recipient's second notification in it finds the
+    first's slot counted, and a notification whose slot was taken already (another channel's,
+    a retry's) is let through without taking another."""
+    recipient = await new_recipient(database)
+    async with database.transaction() as session:
+        earlier, first, second = (notification(recipient.id) for _ in range(3))
+        session.add_all([earlier, first, second])
+    pair, now = (recipient.id, "marketing"), utcnow()
+    [none] = await take_slots(database, [Wanted(earlier.id, pair, parse_caps("2/day"), UTC)], now)
+    assert none is None
+
+    two_a_day = parse_caps("2/day")
+    answers = await take_slots(
+        database, [Wanted(n.id, pair, two_a_day, UTC) for n in (earlier, first, second)], now
+    )
+
+    assert answers == [None, None, two_a_day[0]]  # earlier held its slot, first took the last one
+    async with database.sessions() as session:
+        rows = dict((await session.execute(select(Notification.id, Notification.counted_at))).all())
+    assert (rows[earlier.id], rows[first.id], rows[second.id]) == (now, now, None)

@@ -8,6 +8,7 @@ import sqlite3
 import uuid
 from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event, select, update
@@ -18,6 +19,8 @@ from appliance.pipeline.claims import claim
 from appliance.pipeline.record import Round, record
 from appliance.pipeline.settle import Settlement
 from appliance.pipeline.store import Dispatch
+from appliance.preferences.frequency import parse_caps
+from appliance.preferences.slots import Wanted, take_slots
 from appliance.providers.base import Outcome, OutcomeKind
 
 from .parcels import LEASE, NOW, queued_deliveries, tried
@@ -40,11 +43,11 @@ class Plans:
     def _seen(
         self, _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
     ) -> None:
-        if not many and "deliveries" in statement:
+        if not many:
             self.statements.append((statement, parameters))
 
-    def using(self, index: str) -> list[str]:
-        """The statements seen whose plan looks rows up through `index`."""
+    def with_step(self, step: str) -> list[str]:
+        """The statements seen whose plan has a step saying `step`: an index's name, a SCAN."""
         path = sqlite_file(self.database.url)
         assert path is not None
         with sqlite3.connect(path) as connection:
@@ -52,7 +55,7 @@ class Plans:
                 statement
                 for statement, parameters in self.statements
                 if any(
-                    index in row[3]
+                    step in row[3]
                     for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
                 )
             ]
@@ -82,7 +85,7 @@ async def test_a_parcel_is_claimed_and_recorded_by_its_ids(database: Database) -
 
     updates = [statement for statement, _ in plans.statements if statement.startswith("UPDATE deliveries")]
     assert len(updates) == 2  # the take and the settling
-    assert plans.using(STATUS_INDEX) == []
+    assert plans.with_step(STATUS_INDEX) == []
 
 
 @on_sqlite
@@ -116,4 +119,23 @@ async def test_held_fallbacks_are_found_by_their_notification(database: Database
     async with database.sessions() as session:
         statuses = dict((await session.execute(select(Delivery.id, Delivery.status))).all())
     assert (statuses[fallback], statuses[other_fallback]) == ("queued", "skipped")
-    assert plans.using(STATUS_INDEX) == []
+    assert plans.with_step(STATUS_INDEX) == []
+
+
+@on_sqlite
+async def test_a_parcels_frequency_slots_are_found_by_recipient(database: Database) -> None:
+    claimed = await claim(database, await queued_deliveries(database, 3), now=NOW, lease=LEASE)
+    two_a_day = parse_caps("2/day")
+    plans = Plans(database)
+
+    answers = await take_slots(
+        database,
+        [
+            Wanted(c.notification_id, (c.recipient.id, c.category), two_a_day, ZoneInfo("UTC"))
+            for c in claimed
+        ],
+        NOW,
+    )
+
+    assert answers == [None, None, two_a_day[0]]  # one recipient: the third finds both slots taken
+    assert plans.with_step("SCAN") == []  # every row found through an index, none by reading a table
