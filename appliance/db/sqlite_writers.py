@@ -16,7 +16,7 @@ A transaction opened as deferred — a worker's claim of a parcel that is not hi
 campaign's next fan-out batch: the start of work nobody waits on yet — is served as if it had
 come DEFERRED_S later than it did. Any transaction that is not deferred and comes meanwhile (a
 request's, above all) goes first; none that comes after that goes ahead of it, however long a
-flood of requests lasts. The rest of a delivery's writes (its frequency slots, its record)
+flood of requests lasts. The rest of a parcel's writes (its frequency slots, its record)
 finish work already begun and take their turn as they come. So during a flood each worker
 thread takes on a parcel about a second apart, and ingest keeps most of the process. First
 come, first served, the workers took half of it from a batch ingest (G7: 7,500 notifications/s

@@ -84,40 +84,41 @@ class Courier:
 
     async def _verdicts(self, claimed: Sequence[Claimed]) -> list[Settlement | None]:
         """Each delivery's policy verdict (None: send it), the parcel's frequency slots taken
-        together, in one transaction."""
+        together."""
         verdicts = [self._checked(each) for each in claimed]
-        capped = [
-            index
-            for index, each in enumerate(claimed)
-            if verdicts[index] is None and self._caps(each.category)
-        ]
-        if not capped:
-            return verdicts
-        now, policy = self.clock(), self.catalog.config.policy
+        capped = [i for i, each in enumerate(claimed) if verdicts[i] is None and self._caps(each.category)]
+        if capped:
+            slotted = await self._take_slots([claimed[i] for i in capped])
+            for i, verdict in zip(capped, slotted, strict=True):
+                verdicts[i] = verdict
+        return verdicts
+
+    async def _take_slots(self, capped: list[Claimed]) -> list[Settlement | None]:
+        """The frequency slots of a parcel's capped deliveries, in one transaction: None where
+        one was taken, a throttle where the cap is reached."""
+        policy = self.catalog.config.policy
         wanted = [
             Wanted(
-                claimed[index].notification_id,
-                (claimed[index].recipient.id, claimed[index].category),
-                self._caps(claimed[index].category),
-                claimed[index].standing.zone(policy),
+                each.notification_id,
+                (each.recipient.id, each.category),
+                self._caps(each.category),
+                each.standing.zone(policy),
             )
-            for index in capped
+            for each in capped
         ]
         try:
-            reached = await take_slots(self.database, wanted, now)
+            reached = await take_slots(self.database, wanted, self.clock())
         except Exception as exc:  # the database went away: retry these, not the whole parcel
             log.exception(
                 "parcel: its frequency slots could not be taken; %d will be tried again", len(capped)
             )
-            reached = [exc] * len(capped)
-        for index, answer in zip(capped, reached, strict=True):
-            if isinstance(answer, Exception):
-                verdicts[index] = self._broken(claimed[index], answer)
-            elif answer is not None:
-                verdicts[index] = Settlement(
-                    DeliveryStatus.THROTTLED, error=f"frequency cap {answer} reached", spent_a_try=False
-                )
-        return verdicts
+            return [self._broken(each, exc) for each in capped]
+        return [
+            None
+            if cap is None
+            else Settlement(DeliveryStatus.THROTTLED, error=f"frequency cap {cap} reached", spent_a_try=False)
+            for cap in reached
+        ]
 
     def _checked(self, claimed: Claimed) -> Settlement | None:
         with _bound(claimed):
