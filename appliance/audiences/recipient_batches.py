@@ -19,6 +19,7 @@ from sqlalchemy import JSON, String, Uuid, bindparam, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
+from ..db.among import among
 from ..db.models import Recipient
 from ..db.types import UTCDateTime, utcnow
 from . import topics
@@ -60,6 +61,16 @@ def fold(rows: Iterable[ImportRow]) -> dict[str, Profile]:
 async def save_batch(session: AsyncSession, rows: list[ImportRow]) -> BatchOutcome:
     profiles = fold(rows)
     now = utcnow()
+    if session.bind.dialect.name == "postgresql":
+        # The existing rows locked in id order first, as a parcel's frequency slots lock theirs
+        # (preferences/slots.py): the upsert alone locks them in the file's order, and the two
+        # could each hold a recipient the other waits for.
+        await session.execute(
+            select(Recipient.id)
+            .where(among(session, Recipient.external_id, list(profiles)))
+            .order_by(Recipient.id)
+            .with_for_update(key_share=True)
+        )
     saved = (await session.execute(_upsert(session, profiles, now))).all()
     ids = {external_id: recipient_id for recipient_id, external_id, _ in saved}
     members = [(key, ids[external_id]) for external_id, p in profiles.items() for key in p.topics]

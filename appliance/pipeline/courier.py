@@ -110,7 +110,8 @@ class Courier:
             reached = await take_slots(self.database, wanted, self.clock())
         except Exception as exc:  # the database went away: retry these, not the whole parcel
             log.exception(
-                "parcel: its frequency slots could not be taken; %d will be tried again", len(capped)
+                "deliveries %s: their frequency slots could not be taken; they will be tried again",
+                ", ".join(str(each.delivery_id) for each in capped),
             )
             return [self._broken(each, exc) for each in capped]
         return [

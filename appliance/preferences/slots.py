@@ -1,7 +1,7 @@
 """Frequency-cap slots: a notification takes one when its first delivery goes out.
 
-Counting and taking happen in one transaction with the recipient's row locked, so two
-workers sending to the same recipient at once cannot both take the last slot.
+Counting and taking happen in one transaction for a parcel, its recipients' rows locked in id
+order, so two workers sending to the same recipient at once cannot both take the last slot.
 """
 
 from __future__ import annotations
