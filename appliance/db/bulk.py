@@ -110,8 +110,7 @@ class _Statement:
 
     @classmethod
     def of(cls, table: Table, given: tuple[str, ...], dialect: Dialect) -> _Statement:
-        defaulted = [c for c in table.columns if c.name not in given and c.default is not None]
-        names = [*given, *(column.name for column in defaulted)]
+        defaulted, names = _written(table, given)
         processors = [
             (position, processor)
             for position, name in enumerate(names)
@@ -190,8 +189,7 @@ async def _layout(session: AsyncSession, table: Table, given: tuple[str, ...]) -
     where = (str(session.bind.url), table.name)
     layout = _layouts.get((*where, given))
     if layout is None:
-        defaulted = [c for c in table.columns if c.name not in given and c.default is not None]
-        names = [*given, *(column.name for column in defaulted)]
+        defaulted, names = _written(table, given)
         types = _column_types.get(where, {})
         if not types.keys() >= set(names):  # not read yet, or a migration has added columns since
             types = await _read_column_types(session, where)
@@ -219,6 +217,13 @@ async def _read_column_types(session: AsyncSession, where: tuple[str, str]) -> d
     )
     _column_types[where] = {name: _Type(oid, type_name) for name, oid, type_name in rows}
     return _column_types[where]
+
+
+def _written(table: Table, given: tuple[str, ...]) -> tuple[list[Column[Any]], list[str]]:
+    """The columns a row leaves out that have a Python-side default, and the names of all the
+    columns written: the given ones, then those."""
+    defaulted = [c for c in table.columns if c.name not in given and c.default is not None]
+    return defaulted, [*given, *(column.name for column in defaulted)]
 
 
 def _values(

@@ -22,9 +22,8 @@ thread takes on a parcel about a second apart, and ingest keeps most of the proc
 come, first served, the workers took half of it from a batch ingest (G7: 7,500 notifications/s
 and 740 deliveries/s during it); claims a second later, 10,800 and 240 (two seconds: 11,500
 and 130; measured, the first of three 10 s rounds). Letting the API's transactions go first as
-a whole was quicker still, but then each of a worker's writes paid the delay, and a parcel's
-fifty frequency slots would have queued toward the pool's 30 s timeout (a reading, not
-measured: the benchmarks set no frequency caps).
+a whole was quicker still, but then each of a worker's writes paid the delay, and the pool's
+connections each did about one write a second.
 """
 
 from __future__ import annotations
