@@ -27,7 +27,10 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=None, help="runs per figure (default 3; smoke 1)")
     parser.add_argument("--duration", type=float, default=None, help="seconds per run (default 10 / 20)")
     parser.add_argument(
-        "--only", action="append", default=None, help="just these: A B C G1 G2 G3 G4 G5 G6 G7 (repeatable)"
+        "--only",
+        action="append",
+        default=None,
+        help="just these: A B C G1 G2 G3 G3c G4 G5 G6 G7 (repeatable)",
     )
     parser.add_argument("--worker-threads", type=int, default=None, help="threads per `clarion worker` in G3")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")

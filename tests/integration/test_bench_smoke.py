@@ -43,6 +43,7 @@ def test_every_scenario_runs_tiny_and_writes_its_row(pg_server: str, redis_url: 
         "| G1 |",
         "| G2 |",
         "| G3 |",
+        "| G3c |",
         "| G4 |",
         "| G5 |",
         "| G6 |",
