@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -107,3 +108,22 @@ async def test_a_parcel_counts_its_own_slots_and_keeps_those_taken_before(databa
     async with database.sessions() as session:
         rows = dict((await session.execute(select(Notification.id, Notification.counted_at))).all())
     assert (rows[earlier.id], rows[first.id], rows[second.id]) == (now, now, None)
+
+
+async def test_a_slot_taken_longer_ago_than_any_window_is_still_held(database: Database) -> None:
+    """A delivery of a notification whose first went out before the longest window (a late
+    fallback, say) takes no second slot: it holds one, though it no longer counts against caps."""
+    recipient = await new_recipient(database)
+    async with database.transaction() as session:
+        old, fresh = notification(recipient.id), notification(recipient.id)
+        session.add_all([old, fresh])
+    pair, now, one_a_month = (recipient.id, "marketing"), utcnow(), parse_caps("1/month")
+    [none] = await take_slots(database, [Wanted(old.id, pair, one_a_month, UTC)], now - timedelta(days=40))
+    assert none is None
+
+    answers = await take_slots(database, [Wanted(n.id, pair, one_a_month, UTC) for n in (old, fresh)], now)
+
+    assert answers == [None, None]  # old holds its slot; fresh takes this month's only one
+    async with database.sessions() as session:
+        rows = dict((await session.execute(select(Notification.id, Notification.counted_at))).all())
+    assert (rows[old.id], rows[fresh.id]) == (now - timedelta(days=40), now)
