@@ -10,7 +10,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select, update
@@ -30,41 +30,43 @@ Pair = tuple[uuid.UUID, str]  # (recipient id, category)
 
 async def counted(session: AsyncSession, pairs: Iterable[Pair], now: datetime) -> dict[Pair, list[datetime]]:
     """When each recipient's notifications of each category took their slots, over the longest window."""
-    slots, _ = await _taken(session, pairs, (), now)
+    slots, _ = await _slots_and_holders(session, pairs, (), now)
     return slots
 
 
-async def _taken(
+async def _slots_and_holders(
     session: AsyncSession, pairs: Iterable[Pair], notifications: Collection[uuid.UUID], now: datetime
 ) -> tuple[dict[Pair, list[datetime]], set[uuid.UUID]]:
     """`counted`, and which of `notifications` hold a slot already (however long ago): one read,
     a round trip less on a parcel's way to its first send (G3c in docs/benchmarks.md)."""
     wanted, since = set(pairs), now - LONGEST_WINDOW
     slots: dict[Pair, list[datetime]] = defaultdict(list)
-    holding: set[uuid.UUID] = set()
+    holders: set[uuid.UUID] = set()
     if not wanted:
-        return slots, holding
+        return slots, holders
     # By recipient and by category, not by (recipient, category) pairs: SQLite scanned the whole
     # index of slots for a row-value IN, where an IN of recipient ids looks each one up.
-    found = and_(
+    which = and_(
         among(session, Notification.recipient_id, {recipient for recipient, _ in wanted}),
         among(session, Notification.category, {category for _, category in wanted}),
         Notification.counted_at >= since,
     )
+    ids: tuple[Any, ...] = ()  # without them, the slots' index covers the read (`counted`)
     if notifications:
-        held = and_(among(session, Notification.id, notifications), Notification.counted_at.is_not(None))
-        found = or_(found, held)
+        which = or_(
+            which, and_(among(session, Notification.id, notifications), Notification.counted_at.is_not(None))
+        )
+        ids = (Notification.id,)
     rows = await session.execute(
-        select(
-            Notification.id, Notification.recipient_id, Notification.category, Notification.counted_at
-        ).where(found)
+        select(Notification.recipient_id, Notification.category, Notification.counted_at, *ids).where(which)
     )
-    for notification_id, recipient_id, category, at in rows:
-        if notification_id in notifications:
-            holding.add(notification_id)
+    for recipient_id, category, at, *held in rows:
+        if held and held[0] in notifications:
+            holders.add(held[0])
+        # A holder's slot from before the window is read by its id; it counts against no cap.
         if at >= since and (recipient_id, category) in wanted:
             slots[recipient_id, category].append(at)
-    return slots, holding
+    return slots, holders
 
 
 class Wanted(NamedTuple):
@@ -95,7 +97,7 @@ async def take_slots(
             .with_for_update(key_share=True)
         )
         notifications = {each.notification_id for each in wanted}
-        slots, holding = await _taken(session, [each.pair for each in wanted], notifications, now)
+        slots, holding = await _slots_and_holders(session, [each.pair for each in wanted], notifications, now)
         answers: list[FrequencyCap | None] = []
         taking: list[uuid.UUID] = []
         for each in wanted:

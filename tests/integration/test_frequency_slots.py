@@ -1,6 +1,6 @@
-"""Frequency-cap slots on PostgreSQL: two workers taking the last slot of a recipient at the same
+"""Frequency-cap slots. On PostgreSQL: two workers taking the last slot of a recipient at the same
 moment cannot both get it, and a notification inserted for that recipient meanwhile is not held
-up by the slot's row lock."""
+up by the slot's row lock. On both databases: what a parcel counts and holds."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ UTC = ZoneInfo("UTC")
 
 
 @pytest.fixture
-async def database(pg_url: str) -> AsyncIterator[Database]:
+async def pg_database(pg_url: str) -> AsyncIterator[Database]:
     upgrade(pg_url)
     opened = Database(pg_url)
     yield opened
@@ -73,15 +73,15 @@ async def test_of_two_workers_taking_the_last_slot_at_once_only_one_gets_it(pg_u
 
 
 async def test_a_new_notification_for_the_recipient_does_not_wait_for_the_slot_lock(
-    database: Database,
+    pg_database: Database,
 ) -> None:
-    recipient = await new_recipient(database)
+    recipient = await new_recipient(pg_database)
 
     async def insert() -> None:
-        async with database.transaction() as session:
+        async with pg_database.transaction() as session:
             session.add(notification(recipient.id))
 
-    async with database.transaction() as holding:  # a slot-taker's lock, held open
+    async with pg_database.transaction() as holding:  # a slot-taker's lock, held open
         lock = select(Recipient.id).where(Recipient.id == recipient.id).with_for_update(key_share=True)
         await holding.execute(lock)
         await asyncio.wait_for(insert(), timeout=5)  # FOR UPDATE would block this until the commit
