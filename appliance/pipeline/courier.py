@@ -122,14 +122,15 @@ class Courier:
         ]
 
     def _checked(self, claimed: Claimed) -> Settlement | None:
-        with _bound(claimed):
-            try:
-                return self._check_policy(claimed)
-            except Exception as exc:  # a bug: retry this one, not the parcel
+        try:
+            return self._check_policy(claimed)
+        except Exception as exc:  # a bug: retry this one, not the parcel
+            # The ids bound only here: the check logs nothing else, and binding costs each delivery.
+            with _bound(claimed):
                 log.exception(
                     "delivery %s: its policy check failed; it will be tried again", claimed.delivery_id
                 )
-                return self._broken(claimed, exc)
+            return self._broken(claimed, exc)
 
     async def _round(self, claimed: Claimed, verdict: Settlement | None) -> Round:
         """One round for a claimed delivery: sent unless its policy verdict settled it."""
