@@ -11,7 +11,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from appliance.db.engine import Database
 from appliance.db.migrate import upgrade
@@ -44,32 +44,45 @@ def notification(recipient_id: uuid.UUID) -> Notification:
     )
 
 
-async def test_of_two_workers_taking_the_last_slot_at_once_only_one_gets_it(pg_url: str) -> None:
-    upgrade(pg_url)
-    database = Database(pg_url)
-    try:
-        async with database.transaction() as session:
-            recipient = Recipient(external_id=f"r-{uuid.uuid4().hex[:8]}")
-            session.add(recipient)
-            await session.flush()
-            first, second = notification(recipient.id), notification(recipient.id)
-            session.add_all([first, second])
-        caps, now = parse_caps("1/day"), utcnow()
-        pair = (recipient.id, "marketing")
-        results = await asyncio.gather(
-            *(take_slots(database, [Wanted(n.id, pair, caps, UTC)], now) for n in (first, second))
-        )
-        assert sorted(r is None for [r] in results) == [False, True]  # one slot taken, one cap reached
+async def test_of_two_workers_taking_the_last_slot_at_once_only_one_gets_it(pg_database: Database) -> None:
+    """Both wait on the recipient's lock, held by a third, then take it in turn: the second reads
+    after its lock, so it sees the first's slot (read before it, it would count none and send)."""
+    recipient = await new_recipient(pg_database)
+    async with pg_database.transaction() as session:
+        first, second = notification(recipient.id), notification(recipient.id)
+        session.add_all([first, second])
+    caps, now, pair = parse_caps("1/day"), utcnow(), (recipient.id, "marketing")
 
-        async with database.sessions() as session:
-            counted = list(
-                await session.scalars(
-                    select(Notification.counted_at).where(Notification.recipient_id == recipient.id)
-                )
-            )
+    async with pg_database.transaction() as holding:
+        lock = select(Recipient.id).where(Recipient.id == recipient.id).with_for_update(key_share=True)
+        await holding.execute(lock)
+        takers = [
+            asyncio.create_task(take_slots(pg_database, [Wanted(n.id, pair, caps, UTC)], now))
+            for n in (first, second)
+        ]
+        await waiting_on_locks(pg_database, 2)
+    results = await asyncio.wait_for(asyncio.gather(*takers), timeout=5)
+
+    assert sorted(r is None for [r] in results) == [False, True]  # one slot taken, one cap reached
+    async with pg_database.sessions() as session:
+        counted = await session.scalars(
+            select(Notification.counted_at).where(Notification.recipient_id == recipient.id)
+        )
         assert sum(at is not None for at in counted) == 1
-    finally:
-        await database.dispose()
+
+
+async def waiting_on_locks(database: Database, count: int) -> None:
+    """Until `count` sessions of this database wait for a lock."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with asyncio.timeout(5):
+        while True:
+            async with database.sessions() as session:
+                if await session.scalar(query) == count:
+                    return
+            await asyncio.sleep(0.01)
 
 
 async def test_a_new_notification_for_the_recipient_does_not_wait_for_the_slot_lock(
