@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
 from ..db.among import among
+from ..db.json_rows import json_rows
 from ..db.models import Recipient
 from ..db.types import UTCDateTime, utcnow
 from . import topics
 from .attribute_merge import merged_attributes
 from .import_rows import ImportRow
-from .json_rows import json_rows
 
 _SCALARS = ("email", "phone", "locale", "timezone")
 

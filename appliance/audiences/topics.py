@@ -17,10 +17,10 @@ from sqlalchemy import Select, String, Uuid, bindparam, delete, func, literal, s
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..db.json_rows import json_rows, json_values
 from ..db.models import Recipient, Topic, TopicSubscription
 from ..db.types import UTCDateTime, utcnow
 from ..errors import NotFound
-from .json_rows import json_rows, json_values
 
 TOPIC_KEY_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 TOPIC_KEY_HINT = "is 1-64 lowercase letters, digits, _ . or -, starting with a letter or digit"

@@ -169,7 +169,7 @@ class SmtpProvider(Provider):
                 await self._submit(content, message.to, mail_options)
         except Exception as exc:
             return self._redact(classify(exc))
-        return Outcome.sent(mime["Message-ID"])
+        return Outcome.sent(str(mime["Message-ID"]))  # its text, not the header object
 
     def _signed(self, mime: MimeMessage, options: DkimOptions, *, utf8: bool) -> bytes:
         if self._dkim_key is None:
