@@ -1,7 +1,8 @@
 """Frequency-cap slots: a notification takes one when its first delivery goes out.
 
 Counting and taking happen in one transaction for a parcel, its recipients' rows locked in id
-order, so two workers sending to the same recipient at once cannot both take the last slot.
+order (on SQLite, the write lock the transaction takes covers them), so two workers sending to
+the same recipient at once cannot both take the last slot.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ class Wanted(NamedTuple):
 class _Statements:
     """The slots' statements for one dialect, built once: their values come as parameters."""
 
-    lock: Select[Any]
     counted: Select[Any]
     held: Select[Any]  # `counted`, or-ed with the notifications that hold a slot however long ago
     take: Update
@@ -63,13 +63,6 @@ class _Statements:
             among_param(dialect, Notification.id, "notifications"), Notification.counted_at.is_not(None)
         )
         return cls(
-            # FOR NO KEY UPDATE: excludes another slot-taker, but not a transaction inserting a row
-            # that refers to these recipients (a new notification, a campaign batch), which FOR
-            # UPDATE would. In id order, so that two parcels sharing recipients lock them alike.
-            lock=select(Recipient.id)
-            .where(among_param(dialect, Recipient.id, "recipients"))
-            .order_by(Recipient.id)
-            .with_for_update(key_share=True),
             counted=select(*columns).where(in_window),  # without the ids the slots' index covers it
             held=select(*columns, Notification.id).where(or_(in_window, holding)),
             take=update(Notification)
@@ -107,10 +100,11 @@ async def take_slots(
 async def _take_in_session(
     database: Database, wanted: Sequence[Wanted], now: datetime
 ) -> list[FrequencyCap | None]:
+    """SQLite: its transactions take the write lock as they begin (db/sqlite_writers.py), so the
+    recipients need no lock of their own."""
     statements = _statements["sqlite"]
-    lock, read = _parameters(wanted, now)
+    _, read = _parameters(wanted, now)
     async with database.transaction() as session:
-        await session.execute(statements.lock, lock)
         answers, taking = _decide(wanted, await session.execute(statements.held, read), now)
         if taking:
             await session.execute(statements.take, {"notifications": taking, "now": now})
@@ -152,7 +146,16 @@ _texts: dict[str, _Texts] = {}
 def _as_text(dialect: Dialect) -> _Texts:
     if dialect.name not in _texts:
         statements = _statements[dialect.name]
-        compiled = (statements.lock, statements.held, statements.take)
+        # FOR NO KEY UPDATE: excludes another slot-taker, but not a transaction inserting a row
+        # that refers to these recipients (a new notification, a campaign batch), which FOR
+        # UPDATE would. In id order, so that two parcels sharing recipients lock them alike.
+        lock = (
+            select(Recipient.id)
+            .where(among_param(dialect.name, Recipient.id, "recipients"))
+            .order_by(Recipient.id)
+            .with_for_update(key_share=True)
+        )
+        compiled = (lock, statements.held, statements.take)
         _texts[dialect.name] = _Texts(*(str(statement.compile(dialect=dialect)) for statement in compiled))
     return _texts[dialect.name]
 
