@@ -95,7 +95,7 @@ def _attempt_row(claimed: Claimed, attempt: AttemptRecord) -> dict[str, object]:
         outcome.kind.value,
         attempt.started_at,
         attempt.latency_ms,
-        outcome.provider_message_id,
+        _message_id(outcome.provider_message_id),
         outcome.error,
     )
     return dict(zip(ATTEMPT_COLUMNS, values, strict=True))
@@ -212,11 +212,22 @@ def _settling() -> Update:
     )
 
 
+_MESSAGE_ID_LENGTH: int = Delivery.__table__.c.provider_message_id.type.length  # attempts' the same
+
+
+def _message_id(given: str | None) -> str | None:
+    """A provider's message id as stored: a provider may answer with anything (a webhook's
+    X-Request-Id, say), and PostgreSQL refuses a longer value where the record's JSON rows
+    are read into their columns; the id's start is what it is looked up by."""
+    return None if given is None else given[:_MESSAGE_ID_LENGTH]
+
+
 def _new_values(done: Round, now: datetime, queue_lease: timedelta) -> dict[str, Any]:
     settlement = done.settlement
     values: dict[str, Any] = {"status": settlement.status, "last_error": settlement.error, "updated_at": now}
     if settlement.status is DeliveryStatus.SENT:
-        values.update(sent_at=now, provider_message_id=settlement.provider_message_id, lease_expires_at=None)
+        values.update(sent_at=now, lease_expires_at=None)
+        values["provider_message_id"] = _message_id(settlement.provider_message_id)
         values["provider"] = done.attempts[-1].provider if done.attempts else None
     elif settlement.retry_in is not None:
         # Waiting in the broker for its retry; if that message is lost, the sweeper resends it.

@@ -115,19 +115,25 @@ async def _take_pipelined(
     database: Database, wanted: Sequence[Wanted], now: datetime
 ) -> list[FrequencyCap | None]:
     """PostgreSQL, in psycopg's pipeline mode: BEGIN, the lock and the read go in one round trip,
-    the UPDATE and COMMIT in another — five one at a time before (G3c in docs/benchmarks.md).
-    The server still runs them in order, each statement with its own snapshot, so the read sees
-    what the holders of the locks it waited for committed."""
+    the UPDATE and COMMIT in another as the pipeline ends — five one at a time before (G3c in
+    docs/benchmarks.md). BEGIN is a statement of ours, on a connection that starts no
+    transaction by itself: psycopg waits for its own BEGIN in a pipeline (and its
+    `transaction()` syncs at its start and at its end). The server still runs the statements in
+    order, each with its own snapshot, so the read sees what the holders of the locks it waited
+    for committed. On an error the pool's reset rolls the transaction back."""
     sql = _as_text(database.engine.dialect)
     lock, read = _parameters(wanted, now)
     async with database.engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
         raw = (await connection.get_raw_connection()).driver_connection
-        async with raw.pipeline(), raw.transaction(), raw.cursor() as locking, raw.cursor() as reading:
+        async with raw.pipeline(), raw.cursor() as locking, raw.cursor() as reading:
+            await locking.execute("BEGIN")
             await locking.execute(sql.lock, lock)
             await reading.execute(sql.held, read)
             answers, taking = _decide(wanted, await reading.fetchall(), now)
             if taking:
                 await locking.execute(sql.take, {"notifications": taking, "now": now})
+            await locking.execute("COMMIT")
     return answers
 
 

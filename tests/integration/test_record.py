@@ -127,3 +127,30 @@ async def test_a_claim_whose_reads_fail_gives_its_deliveries_back(database: Data
 
     for delivery in await read(database, ids):
         assert (delivery.status, delivery.attempt_count) == ("queued", 0)
+
+
+async def test_a_message_id_longer_than_its_column_is_stored_cut_to_it(database: Database) -> None:
+    """A provider may answer with any id (a webhook's X-Request-Id): the record keeps its start,
+    not an error that would leave the parcel sending, to be sent again."""
+    [delivery_id] = await queued_deliveries(database, 1)
+    [claimed] = await claim(database, [delivery_id], now=NOW, lease=LEASE)
+    long_id = "x" * 300
+
+    await record(
+        database,
+        [
+            Round(
+                claimed,
+                Settlement(DeliveryStatus.SENT, provider_message_id=long_id),
+                [tried(Outcome.sent(long_id))],
+            )
+        ],
+        now=NOW,
+        queue_lease=LEASE,
+    )
+
+    [delivery] = await read(database, [delivery_id])
+    async with database.sessions() as session:
+        attempt = await session.scalar(select(Attempt).where(Attempt.delivery_id == delivery_id))
+    assert (delivery.status, delivery.provider_message_id) == ("sent", "x" * 255)
+    assert attempt is not None and attempt.provider_message_id == "x" * 255
