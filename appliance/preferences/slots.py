@@ -29,7 +29,7 @@ from .verdict import cap_reached
 LONGEST_WINDOW = timedelta(days=32)
 
 Pair = tuple[uuid.UUID, str]  # (recipient id, category)
-Slots = dict[Pair, list[datetime]]
+Slots = defaultdict[Pair, list[datetime]]  # a pair with none taken: an empty list
 
 
 class Wanted(NamedTuple):
@@ -103,7 +103,7 @@ async def _take_in_session(
     """SQLite: its transactions take the write lock as they begin (db/sqlite_writers.py), so the
     recipients need no lock of their own."""
     statements = _statements["sqlite"]
-    _, read = _parameters(wanted, now)
+    read = _held_parameters(wanted, now)
     async with database.transaction() as session:
         answers, taking = _decide(wanted, await session.execute(statements.held, read), now)
         if taking:
@@ -122,13 +122,13 @@ async def _take_pipelined(
     order, each with its own snapshot, so the read sees what the holders of the locks it waited
     for committed. On an error the pool's reset rolls the transaction back."""
     sql = _as_text(database.engine.dialect)
-    lock, read = _parameters(wanted, now)
+    read = _held_parameters(wanted, now)
     async with database.engine.connect() as connection:
         await connection.execution_options(isolation_level="AUTOCOMMIT")
         raw = (await connection.get_raw_connection()).driver_connection
         async with raw.pipeline(), raw.cursor() as locking, raw.cursor() as reading:
             await locking.execute("BEGIN")
-            await locking.execute(sql.lock, lock)
+            await locking.execute(sql.lock, read)  # it names the recipients only
             await reading.execute(sql.held, read)
             answers, taking = _decide(wanted, await reading.fetchall(), now)
             if taking:
@@ -166,17 +166,16 @@ def _as_text(dialect: Dialect) -> _Texts:
     return _texts[dialect.name]
 
 
-def _parameters(wanted: Sequence[Wanted], now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The lock's parameters, and the read's (`held`)."""
-    lock = {"recipients": sorted({each.pair[0] for each in wanted})}
-    read = _read_parameters({each.pair for each in wanted}, now)
-    read["notifications"] = [each.notification_id for each in wanted]
-    return lock, read
+def _held_parameters(wanted: Sequence[Wanted], now: datetime) -> dict[str, Any]:
+    """The read's (`held`) parameters; the lock takes its recipients, in their id order."""
+    parameters = _read_parameters({each.pair for each in wanted}, now)
+    parameters["notifications"] = [each.notification_id for each in wanted]
+    return parameters
 
 
 def _read_parameters(pairs: Collection[Pair], now: datetime) -> dict[str, Any]:
     return {
-        "recipients": list({recipient for recipient, _ in pairs}),
+        "recipients": sorted({recipient for recipient, _ in pairs}),
         "categories": list({category for _, category in pairs}),
         "since": now - LONGEST_WINDOW,
     }
