@@ -5,10 +5,16 @@ Measured here (fan-out of a campaign, 3 rows per recipient): executemany through
 recipients/s, Core executemany ~1,200/s, COPY several times that. design.md's figures agree:
 PostgreSQL takes ~60k batched rows/s and ~105k by COPY. But a COPY costs two round trips, one
 per table: a single notification (2 tables, a row each) goes faster as ONE statement, so COPY
-starts at COPY_FROM rows. Below that, every table's rows go in one `INSERT .. SELECT FROM
-unnest(<one array per column>)`, the tables chained as data-modifying CTEs: one round trip for
-all, and the same text for any number of rows, so PostgreSQL and psycopg prepare it once. (The
-foreign keys between them hold: PostgreSQL checks them at the end of the whole statement.)
+starts at COPY_FROM rows. Below that, each table's rows go as one JSON document that
+`json_to_recordset` unpacks into an `INSERT .. SELECT`, the tables chained as data-modifying
+CTEs: one round trip for all, and the same text for any number of rows, so PostgreSQL and
+psycopg prepare it once. (The foreign keys between them hold: PostgreSQL checks them at the end
+of the whole statement.) msgspec writes a document in C where psycopg dumped an array parameter
+per column item by item in Python: 8 notifications with their deliveries, 1.24 -> 0.41 ms of
+client CPU; 31, 2.73 -> 0.48 ms (measured). `json_to_recordset`, not the jsonb one: a json
+column's value keeps its text as written. Past COPY_FROM the documents still cost the client less
+than COPY, but PostgreSQL more: G5's fan-out with documents only took 68 and 72 s against 67 and
+68 with COPY (alternated).
 
 Both go through psycopg directly, in the session's transaction: SQLAlchemy's executemany spent
 ~160 µs of CPU per statement more than psycopg does on its own (measured), and a binary COPY
@@ -27,7 +33,7 @@ pairs of three rounds: ~7,250 -> ~8,430 notifications/s, measured).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from operator import itemgetter
@@ -35,12 +41,14 @@ from typing import Any
 
 import msgspec
 import psycopg
-from psycopg.types.json import Json, Jsonb, set_json_dumps
+from psycopg.types.json import set_json_dumps
 from sqlalchemy import Column, Dialect, Table, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-#: Fewer rows than this in every table go by one INSERT of arrays, not COPY.
+from .json_rows import json_document
+
+#: Fewer rows than this in every table go by one INSERT of JSON documents, not COPY.
 COPY_FROM = 32
 
 Rows = Sequence[dict[str, Any]]
@@ -70,14 +78,14 @@ async def insert_tables(session: AsyncSession, tables: Sequence[tuple[Table, Row
             # to text for SQLAlchemy's own statements. 0.1 µs a value; json.dumps takes 1.7.
             set_json_dumps(msgspec.json.encode, cursor)
             if all(len(rows) < COPY_FROM for _, rows in tables):
-                await _insert_arrays(cursor, layouts, [rows for _, rows in tables])
+                await _insert_documents(cursor, layouts, [rows for _, rows in tables])
                 return
             # A statement per table: on a connection that commits each statement on its own
             # (Database.autocommit), they must still all be written or none.
             async with raw.transaction() if raw.autocommit else nullcontext():
                 for layout, (_, rows) in zip(layouts, tables, strict=True):
                     if len(rows) < COPY_FROM:
-                        await _insert_arrays(cursor, [layout], [rows])
+                        await _insert_documents(cursor, [layout], [rows])
                     else:
                         await _copy(cursor, layout, rows)
     except psycopg.IntegrityError as exc:
@@ -105,12 +113,13 @@ class _Statement:
     """An INSERT of the columns a row shape gives, and how its values are bound."""
 
     insert: str
-    values: Callable[[dict[str, Any]], tuple[Any, ...]]
+    shape: _Shape
     processors: list[tuple[int, Callable[[Any], Any]]]  # by position, the columns that have one
 
     @classmethod
     def of(cls, table: Table, given: tuple[str, ...], dialect: Dialect) -> _Statement:
-        defaulted, names = _written(table, given)
+        shape = _Shape.of(table, given)
+        names = shape.names
         processors = [
             (position, processor)
             for position, name in enumerate(names)
@@ -119,12 +128,12 @@ class _Statement:
         quoted = ", ".join(f'"{name}"' for name in names)
         return cls(
             insert=f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" * len(names))})',
-            values=_values(given, defaulted),
+            shape=shape,
             processors=processors,
         )
 
     def parameters(self, rows: Rows) -> list[tuple[Any, ...]]:
-        columns = list(zip(*map(self.values, rows), strict=True))
+        columns = list(zip(*self.shape.tuples(rows), strict=True))
         for position, processor in self.processors:
             columns[position] = tuple(map(processor, columns[position]))
         return list(zip(*columns, strict=True))
@@ -136,41 +145,29 @@ _statements: dict[tuple[Table, tuple[str, ...]], _Statement] = {}
 async def _copy(cursor: psycopg.AsyncCursor[Any], layout: _Layout, rows: Rows) -> None:
     async with cursor.copy(layout.copy) as copy:
         copy.set_types(layout.oids)
-        for row in rows:
-            await copy.write_row(layout.values(row))
+        for row in layout.shape.tuples(rows):
+            await copy.write_row(row)
 
 
-async def _insert_arrays(
+async def _insert_documents(
     cursor: psycopg.AsyncCursor[Any], layouts: list[_Layout], tables: list[Rows]
 ) -> None:
     *first, last = [layout.insert for layout in layouts]
     chained = ", ".join(f"w{n} AS ({insert})" for n, insert in enumerate(first))
     statement = f"WITH {chained} {last}" if chained else last
-    arguments = [
-        column for layout, rows in zip(layouts, tables, strict=True) for column in layout.columns(rows)
-    ]
-    await cursor.execute(statement, arguments)
+    documents = [layout.document(rows) for layout, rows in zip(layouts, tables, strict=True)]
+    await cursor.execute(statement, documents)
 
 
 @dataclass(frozen=True)
 class _Layout:
     copy: str  # COPY .. FROM STDIN in binary
     oids: list[int]  # PostgreSQL type oids, in the statement's column order
-    insert: str  # INSERT .. SELECT FROM unnest(one array parameter per column)
-    json: dict[int, Callable[[Any], object]]  # the json and jsonb columns by position: their wrapper
-    values: Callable[[dict[str, Any]], tuple[Any, ...]]
+    insert: str  # INSERT .. SELECT FROM json_to_recordset(one JSON document of the rows)
+    shape: _Shape
 
-    def columns(self, rows: Rows) -> list[list[Any]]:
-        """The rows as one list per column; JSON values wrapped, or psycopg takes a list value
-        for an array and a dict for nothing it knows."""
-        columns = [list(column) for column in zip(*map(self.values, rows), strict=True)]
-        for position, wrap in self.json.items():
-            columns[position] = [None if value is None else wrap(value) for value in columns[position]]
-        return columns
-
-
-#: json keeps the text as written (key order, duplicates); jsonb stores it parsed.
-_JSON: dict[str, Callable[[Any], object]] = {"json": Json, "jsonb": Jsonb}
+    def document(self, rows: Rows) -> str:
+        return json_document(self.shape.complete(rows))
 
 
 @dataclass(frozen=True)
@@ -189,18 +186,20 @@ async def _layout(session: AsyncSession, table: Table, given: tuple[str, ...]) -
     where = (str(session.bind.url), table.name)
     layout = _layouts.get((*where, given))
     if layout is None:
-        defaulted, names = _written(table, given)
+        shape = _Shape.of(table, given)
+        names = shape.names
         types = _column_types.get(where, {})
         if not types.keys() >= set(names):  # not read yet, or a migration has added columns since
             types = await _read_column_types(session, where)
         quoted = ", ".join(f'"{name}"' for name in names)
-        arrays = ", ".join(f"%s::{types[name].name}[]" for name in names)
+        # Read as the columns' own types: a value too long for a varchar(n) fails, as in COPY.
+        declared = ", ".join(f'"{name}" {types[name].name}' for name in names)
+        rows = f"json_to_recordset(%s::json) AS r({declared})"
         layout = _Layout(
             copy=f'COPY "{table.name}" ({quoted}) FROM STDIN (FORMAT BINARY)',
             oids=[types[name].oid for name in names],
-            insert=f'INSERT INTO "{table.name}" ({quoted}) SELECT * FROM unnest({arrays})',
-            json={n: _JSON[types[name].name] for n, name in enumerate(names) if types[name].name in _JSON},
-            values=_values(given, defaulted),
+            insert=f'INSERT INTO "{table.name}" ({quoted}) SELECT * FROM {rows}',
+            shape=shape,
         )
         _layouts[(*where, given)] = layout
     return layout
@@ -219,25 +218,34 @@ async def _read_column_types(session: AsyncSession, where: tuple[str, str]) -> d
     return _column_types[where]
 
 
-def _written(table: Table, given: tuple[str, ...]) -> tuple[list[Column[Any]], list[str]]:
-    """The columns a row leaves out that have a Python-side default, and the names of all the
-    columns written: the given ones, then those."""
-    defaulted = [c for c in table.columns if c.name not in given and c.default is not None]
-    return defaulted, [*given, *(column.name for column in defaulted)]
+@dataclass(frozen=True)
+class _Shape:
+    """The columns written for rows that give the same ones: those, then the ones they leave out
+    that have a Python-side default."""
+
+    names: list[str]
+    complete: Callable[[Rows], Rows]  # the rows with the defaulted columns' values added
+    values: Callable[[dict[str, Any]], tuple[Any, ...]]  # a complete row's, in the order of names
+
+    @classmethod
+    def of(cls, table: Table, given: tuple[str, ...]) -> _Shape:
+        defaulted = [c for c in table.columns if c.name not in given and c.default is not None]
+        names = [*given, *(column.name for column in defaulted)]
+        values = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+        return cls(names, _completion(defaulted), values)  # type: ignore[arg-type]
+
+    def tuples(self, rows: Rows) -> Iterator[tuple[Any, ...]]:
+        return map(self.values, self.complete(rows))
 
 
-def _values(
-    given: tuple[str, ...], defaulted: Sequence[Column[Any]]
-) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """A row's values of the columns `given`, then the defaults of the columns `defaulted`."""
-    get = itemgetter(*given) if len(given) > 1 else lambda row: (row[given[0]],)
+def _completion(defaulted: Sequence[Column[Any]]) -> Callable[[Rows], Rows]:
     if not defaulted:
-        return get  # type: ignore[return-value]
+        return lambda rows: rows
     if all(column.default.is_scalar for column in defaulted):  # a delivery's try count: 0
-        fixed = tuple(column.default.arg for column in defaulted)
-        return lambda row: get(row) + fixed
-    defaults = [_default(column) for column in defaulted]
-    return lambda row: (*get(row), *(default() for default in defaults))
+        fixed = {column.name: column.default.arg for column in defaulted}
+        return lambda rows: [row | fixed for row in rows]
+    defaults = {column.name: _default(column) for column in defaulted}
+    return lambda rows: [row | {name: default() for name, default in defaults.items()} for row in rows]
 
 
 def _default(column: Any) -> Callable[[], Any]:

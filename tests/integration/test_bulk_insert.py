@@ -1,6 +1,6 @@
 """Writing many rows at once (db/bulk.py), on SQLite and PostgreSQL: what the ORM reads back is
-what was written, whether the rows went by executemany (SQLite), one INSERT of arrays for all
-the tables (few, on PostgreSQL) or binary COPY (many, on PostgreSQL)."""
+what was written, whether the rows went by executemany (SQLite), one INSERT of a JSON document
+per table for all the tables (few, on PostgreSQL) or binary COPY (many, on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from appliance.db.bulk import COPY_FROM, insert_rows, insert_tables
 from appliance.db.engine import Database
 from appliance.db.ids import new_id
+from appliance.db.migrate import upgrade
 from appliance.db.models import Campaign, Delivery, DeliveryStatus, Notification, Recipient
 
 NOW = datetime(2026, 12, 6, 9, 30, 15, 123456, tzinfo=UTC)
@@ -189,3 +191,20 @@ async def test_json_keeps_its_text_as_written(database: Database) -> None:
     async with database.sessions() as session:
         [data] = await session.scalars(select(Notification.data))
     assert list(data) == ["zebra", "a"]  # a json column, not jsonb: the caller's key order stays
+
+
+@pytest.mark.parametrize("count", [3, COPY_FROM], ids=["few", "many"])
+async def test_a_value_too_long_for_its_column_fails_the_insert_few_rows_or_many(
+    pg_url: str, count: int
+) -> None:
+    """On PostgreSQL, where a varchar(n) has a length (SQLite keeps any text): nothing is cut."""
+    upgrade(pg_url)
+    database = Database(pg_url)
+    try:
+        recipient_id = await a_recipient(database)
+        rows = [{**notification_row(recipient_id, n), "variant": "v" * 65} for n in range(count)]
+        with pytest.raises(psycopg.errors.StringDataRightTruncation):
+            async with database.transaction() as session:
+                await insert_rows(session, Notification.__table__, rows)
+    finally:
+        await database.dispose()
