@@ -131,7 +131,7 @@ async def _plan(
     session: AsyncSession, catalog: Catalog, campaign: Campaign, members: list[Member], now: datetime
 ) -> list[Stored]:
     occasion = Occasion(
-        source=f"campaign:{campaign.id}"[:64],
+        source=f"campaign:{campaign.id}",
         now=now,
         queue_lease=catalog.config.delivery.queue_lease,
         policy=catalog.config.policy,

@@ -77,7 +77,7 @@ class KeyUse(msgspec.Struct, frozen=True):
 class Occasion:
     """Where and when items are stored, and the rules in force."""
 
-    source: str
+    source: str  # cut to the column's length as it is written: `api:` and a key name of up to 63
     now: datetime
     queue_lease: timedelta
     policy: PolicyConfig
@@ -186,6 +186,9 @@ def _capped_pairs(items: list[Accepted], recipients: Mapping[str, Addressee]) ->
     ]
 
 
+_SOURCE_LENGTH = Notification.__table__.c.source.type.length
+
+
 @dataclass
 class _Rows:
     """The rows a call writes, inserted together: one statement per table, not one per row."""
@@ -210,7 +213,7 @@ class _Rows:
                 "template": item.template,
                 "priority": item.priority.value,
                 "data": item.data,
-                "source": occasion.source,
+                "source": occasion.source[:_SOURCE_LENGTH],
                 "created_at": now,
                 "campaign_id": item.campaign_id,
                 "variant": item.variant,

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from appliance.catalog import load_catalog
 from appliance.config.schema import Channel, Priority
+from appliance.db.bulk import COPY_FROM
 from appliance.db.engine import Database
 from appliance.db.migrate import upgrade
 from appliance.db.models import Notification, Recipient
@@ -105,3 +106,29 @@ async def test_two_api_processes_storing_one_key_at_once_store_it_once(
     finally:
         await first.dispose()
         await second.dispose()
+
+
+@pytest.mark.parametrize("count", [1, COPY_FROM], ids=["few", "many"])
+async def test_a_sender_longer_than_its_column_is_cut_not_refused(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    """An API key's name may be 63 characters: with `api:` before it, its sends still go in."""
+    monkeypatch.setenv("SMTP_PORT", str(free_port()))
+    monkeypatch.setenv("HOOK_URL", f"http://127.0.0.1:{free_port()}/hook")
+    catalog = load_catalog(CONFIG)
+    upgrade(pg_url)
+    database = Database(pg_url)
+    sender = f"api:{'k' * 63}"
+    occasion = Occasion(
+        source=sender, now=datetime.now(UTC), queue_lease=timedelta(minutes=5), policy=catalog.config.policy
+    )
+    request = NotificationIn(
+        to=RecipientIn(id="long-named", attributes={}), category="alerts", template="alert"
+    )
+    try:
+        stored = await store(database, [accept(request, catalog, caller="k" * 63)] * count, occasion)
+        assert all(isinstance(each, Stored) for each in stored)
+        async with database.sessions() as session:
+            assert set(await session.scalars(select(Notification.source))) == {sender[:64]}
+    finally:
+        await database.dispose()
