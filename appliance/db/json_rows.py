@@ -11,6 +11,7 @@ the whole document in C (a worker's record of a parcel of 50: 1.65 -> 0.76 ms of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -39,7 +40,7 @@ def json_rows_param(name: str, columns: dict[str, TypeEngine[Any]]) -> FromClaus
     return _recordset(bindparam(name, type_=Text), columns, name)
 
 
-def json_document(rows: list[dict[str, Any]]) -> str:
+def json_document(rows: Sequence[dict[str, Any]]) -> str:
     """Rows as the parameter of `json_rows_param`: uuids and datetimes as their text, which
     PostgreSQL reads into the columns' types."""
     return _encoder.encode(rows).decode()
