@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -50,6 +51,7 @@ class _Statements:
     take: Update
 
     @classmethod
+    @cache
     def of(cls, dialect: str) -> _Statements:
         in_window = and_(
             # By recipient and by category, not by (recipient, category) pairs: SQLite scanned the
@@ -72,15 +74,12 @@ class _Statements:
         )
 
 
-_statements = {name: _Statements.of(name) for name in ("sqlite", "postgresql")}
-
-
 async def counted(session: AsyncSession, pairs: Iterable[Pair], now: datetime) -> Slots:
     """When each recipient's notifications of each category took their slots, over the longest window."""
     wanted = set(pairs)
     if not wanted:
         return defaultdict(list)
-    statement = _statements[session.bind.dialect.name].counted
+    statement = _Statements.of(session.bind.dialect.name).counted
     rows = await session.execute(statement, _read_parameters(wanted, now))
     return _tally(rows, wanted, (), now)[0]
 
@@ -102,7 +101,7 @@ async def _take_in_session(
 ) -> list[FrequencyCap | None]:
     """SQLite: its transactions take the write lock as they begin (db/sqlite_writers.py), so the
     recipients need no lock of their own."""
-    statements = _statements["sqlite"]
+    statements = _Statements.of("sqlite")
     read = _held_parameters(wanted, now)
     async with database.transaction() as session:
         answers, taking = _decide(wanted, await session.execute(statements.held, read), now)
@@ -151,7 +150,7 @@ _texts: dict[str, _Texts] = {}
 
 def _as_text(dialect: Dialect) -> _Texts:
     if dialect.name not in _texts:
-        statements = _statements[dialect.name]
+        statements = _Statements.of(dialect.name)
         # FOR NO KEY UPDATE: excludes another slot-taker, but not a transaction inserting a row
         # that refers to these recipients (a new notification, a campaign batch), which FOR
         # UPDATE would. In id order, so that two parcels sharing recipients lock them alike.
